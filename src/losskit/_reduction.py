@@ -1,0 +1,155 @@
+"""The one place that decides what a reduction divides by.
+
+Every loss computes a per-element loss ``l``, a per-element weight ``w`` (sample weight times
+class weight, zero where an element is ignored) and hands both to :func:`reduce_loss`:
+
+* ``"none"``: ``w * l`` per element, ignored elements exactly 0;
+* ``"sum"``:  ``sum(w * l)``;
+* ``"mean"``: ``sum(w * l) / sum(w)`` over the elements that count, or
+  ``sum(w * l) / num_items`` when ``num_items`` is given (gradient accumulation and
+  distributed training: pass the item count of the *whole* optimiser step, see
+  :func:`count_items` and :func:`all_reduce_num_items`).
+
+An empty batch, or one where every element is ignored or has weight 0, reduces to ``0``
+(PyTorch gives NaN for ``0 / 0``); the result stays connected to the graph, with zero
+gradients, so distributed training still sees every parameter.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from losskit._errors import LossInputError
+from losskit._validation import check_reduction, describe
+
+__all__ = ["NumItems", "all_reduce_num_items", "count_items", "reduce_loss"]
+
+NumItems = int | float | Tensor | None
+
+
+def _as_denominator(num_items: int | float | Tensor, like: Tensor) -> Tensor:
+    if isinstance(num_items, Tensor):
+        if num_items.numel() != 1:
+            raise LossInputError("num_items", "a scalar (int or one-element tensor)", describe(num_items))
+        return num_items.reshape(()).to(device=like.device, dtype=like.dtype)
+    if isinstance(num_items, bool) or not isinstance(num_items, (int, float)) or num_items < 0:
+        raise LossInputError("num_items", "a non-negative number or a scalar tensor", repr(num_items))
+    return torch.tensor(float(num_items), device=like.device, dtype=like.dtype)
+
+
+def reduce_loss(
+    loss: Tensor,
+    *,
+    reduction: str = "mean",
+    weight: Tensor | None = None,
+    mask: Tensor | None = None,
+    num_items: NumItems = None,
+    weighted: bool = False,
+) -> Tensor:
+    """Reduce an element-wise loss by the shared rule.
+
+    Args:
+        loss: per-element loss, any shape.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+        weight: per-element weight broadcastable to ``loss`` (``None`` is all ones). It is the
+            denominator of ``"mean"``; unless ``weighted`` it also multiplies ``loss``.
+        mask: boolean, broadcastable to ``loss``; ``False`` marks ignored elements. Their loss
+            is replaced by 0 (``torch.where``, so a NaN there cannot leak) and they do not count.
+        num_items: if given, ``"mean"`` divides the weighted sum by it instead of the local
+            weight sum.
+        weighted: ``loss`` already carries its weights (e.g. class-weighted label smoothing);
+            ``weight`` is then only the denominator.
+
+    Returns:
+        A scalar for ``"mean"``/``"sum"``; ``loss``'s shape for ``"none"``.
+    """
+    check_reduction(reduction)
+    if mask is not None:
+        loss = torch.where(mask, loss, torch.zeros((), dtype=loss.dtype, device=loss.device))
+    if weight is not None and not weighted:
+        loss = loss * weight
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    if num_items is not None:
+        denom = _as_denominator(num_items, total)
+    elif weight is not None:
+        w = (
+            weight
+            if mask is None
+            else torch.where(mask, weight, torch.zeros((), dtype=weight.dtype, device=weight.device))
+        )
+        denom = torch.broadcast_to(w, loss.shape).sum().to(total.dtype)
+    elif mask is not None:
+        denom = torch.broadcast_to(mask, loss.shape).sum().to(total.dtype)
+    else:
+        denom = torch.tensor(float(loss.numel()), dtype=total.dtype, device=total.device)
+    # 0 / 0 -> 0: the numerator is exactly 0 whenever nothing counts.
+    return total / torch.where(denom == 0, torch.ones_like(denom), denom)
+
+
+def count_items(
+    target: Tensor,
+    *,
+    ignore_index: int | None = -100,
+    weight: Tensor | None = None,
+    sample_weight: Tensor | None = None,
+) -> Tensor:
+    """The denominator ``"mean"`` would use for this ``target``: its weighted count of valid items.
+
+    Args:
+        target: class indices (any shape) or any other target tensor.
+        ignore_index: elements equal to it do not count (integer targets only).
+        weight: per-class weights ``(C,)``, as in :func:`losskit.cross_entropy`; each valid
+            item counts ``weight[target]`` (integer targets only).
+        sample_weight: per-item weights broadcastable to ``target``.
+
+    Returns:
+        A 0-d float32 tensor. Sum it over micro-batches (and ranks, see
+        :func:`all_reduce_num_items`) and pass it as ``num_items`` so that the sum of the
+        micro-batch losses equals the full-batch mean.
+    """
+    integer = not target.is_floating_point()
+    per = torch.ones(target.shape, dtype=torch.float32, device=target.device)
+    if integer and ignore_index is not None:
+        valid = target != ignore_index
+        per = per * valid
+    else:
+        valid = None
+    if weight is not None:
+        if not integer:
+            raise LossInputError("weight", "used with integer class-index targets", describe(target))
+        idx = target if valid is None else torch.where(valid, target, torch.zeros_like(target))
+        per = per * weight.to(torch.float32)[idx]
+    if sample_weight is not None:
+        per = per * sample_weight.to(torch.float32)
+    return per.sum()
+
+
+def all_reduce_num_items(num_items: Tensor | int | float, *, ddp_mean: bool = True) -> Tensor:
+    """Sum a local item count over all ``torch.distributed`` ranks.
+
+    Without an initialised process group it returns the count unchanged (as a tensor).
+
+    Args:
+        num_items: this rank's count (e.g. from :func:`count_items`).
+        ddp_mean: ``DistributedDataParallel`` *averages* gradients over the world size. With
+            ``ddp_mean=True`` the global count is divided by the world size, so that after
+            DDP's averaging each parameter gets exactly the gradient of the global mean. Use
+            ``False`` when gradients are summed, or to get the plain global count.
+    """
+    t = num_items if isinstance(num_items, Tensor) else torch.tensor(float(num_items))
+    t = t.detach().to(torch.float32).clone()
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        backend = dist.get_backend()
+        if backend == "nccl" and t.device.type != "cuda":
+            t = t.cuda()
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        if ddp_mean:
+            t = t / dist.get_world_size()
+    return t

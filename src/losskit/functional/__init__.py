@@ -1,0 +1,61 @@
+"""Pure loss functions, one module per family. The source of truth for every loss."""
+
+from losskit.functional.boxes import ciou_loss, diou_loss, giou_loss, iou_loss
+from losskit.functional.classification import (
+    binary_cross_entropy_with_logits,
+    binary_focal_loss,
+    cross_entropy,
+    focal_loss,
+)
+from losskit.functional.embedding import (
+    arcface_loss,
+    contrastive_loss,
+    cosface_loss,
+    info_nce,
+    ntxent,
+    triplet_loss,
+    triplet_margin_loss,
+)
+from losskit.functional.ranking import margin_ranking_loss, pairwise_logistic_loss
+from losskit.functional.regression import (
+    huber_loss,
+    log_cosh_loss,
+    mae_loss,
+    mse_loss,
+    pinball_loss,
+    smooth_l1_loss,
+)
+from losskit.functional.sequence import ctc_loss
+
+__all__ = [
+    # regression
+    "mse_loss",
+    "mae_loss",
+    "huber_loss",
+    "smooth_l1_loss",
+    "log_cosh_loss",
+    "pinball_loss",
+    # classification
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "binary_focal_loss",
+    "focal_loss",
+    # sequences
+    "ctc_loss",
+    # boxes
+    "iou_loss",
+    "giou_loss",
+    "diou_loss",
+    "ciou_loss",
+    # metric learning
+    "triplet_margin_loss",
+    "triplet_loss",
+    "contrastive_loss",
+    "info_nce",
+    "ntxent",
+    "arcface_loss",
+    "cosface_loss",
+    # ranking
+    "margin_ranking_loss",
+    "pairwise_logistic_loss",
+]
