@@ -155,11 +155,13 @@ def check_values_in_range(
     """Value check: every element of ``t`` lies in the interval (NaN fails)."""
     if not values_checked() or t.numel() == 0:
         return
-    ok_low = t >= low if low_inclusive else t > low
-    ok_high = t <= high if high_inclusive else t < high
-    bad = ~(ok_low & ok_high)
-    if bool(bad.any()):
+    lo, hi = torch.aminmax(t.detach())  # one pass; NaN propagates and fails below
+    ok = (lo >= low if low_inclusive else lo > low) and (hi <= high if high_inclusive else hi < high)
+    if not bool(ok):
         interval = f"{'[' if low_inclusive else '('}{low}, {high}{']' if high_inclusive else ')'}"
+        ok_low = t >= low if low_inclusive else t > low
+        ok_high = t <= high if high_inclusive else t < high
+        bad = ~(ok_low & ok_high)
         first = t[bad].flatten()[0].item()
         raise LossInputError(
             name, f"with every value in {interval}", f"{int(bad.sum())} values outside it (e.g. {first})"
@@ -169,6 +171,9 @@ def check_values_in_range(
 def check_class_indices(name: str, target: Tensor, num_classes: int, ignore_index: int | None) -> None:
     """Value check: class indices in [0, num_classes), apart from ``ignore_index``."""
     if not values_checked() or target.numel() == 0:
+        return
+    lo, hi = torch.aminmax(target)
+    if int(lo) >= 0 and int(hi) < num_classes:  # one pass when no index is ignored or bad
         return
     bad = (target < 0) | (target >= num_classes)
     if ignore_index is not None:

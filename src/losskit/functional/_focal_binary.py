@@ -1,18 +1,26 @@
-"""Closed-form sigmoid focal loss kernel (loss and gradient in one pass).
+r"""Closed-form sigmoid focal loss kernels (loss and gradient in one pass).
 
-The per-element loss and its derivative are computed together in log space, so the backward
-pass is one multiplication. With :math:`\\ell_\\pm = \\log\\sigma(\\pm x)` and soft target ``y``:
+Loss and derivative are computed together in log space, so the backward pass is one
+multiplication, and every term is finite for any logit, including ``gamma < 1`` at saturated
+logits (where the textbook ``(1 - p_t)^(gamma - 1)`` overflows).
+
+**Hard targets** (``y`` in {0, 1}): with :math:`z = (2y - 1) x`, :math:`\ell = \log\sigma(z)`,
+:math:`\bar\ell = \log\sigma(-z) = \ell - z`, :math:`c = \alpha_t (w_+ \text{ if } y=1 \text{ else } 1)`:
 
 .. math::
-    \\log(1 - p_t) &= \\operatorname{logaddexp}(\\ell_+ + \\log(1-y),\\ \\ell_- + \\log y) \\\\
-    m &= (1 - p_t)^\\gamma = \\exp(\\gamma \\log(1 - p_t)) \\\\
-    ce &= -(w_+ y \\ell_+ + (1 - y) \\ell_-) \\\\
-    \\partial m / \\partial x &= \\gamma m (1 - 2y) \\exp(\\ell_+ + \\ell_- - \\log(1 - p_t)) \\\\
-    \\partial ce / \\partial x &= (1 - y)\\sigma(x) - w_+ y \\sigma(-x)
+    L = -c\, e^{\gamma \bar\ell}\, \ell,\qquad
+    \frac{\partial L}{\partial x} =
+    c\,(2y - 1)\, e^{\gamma \bar\ell}\,\bigl(\gamma\, \sigma(z)\, \ell - \sigma(-z)\bigr)
 
-The ratio :math:`\\sigma(x)\\sigma(-x) / (1 - p_t)` lies in ``[0, 1]``, so every term is finite
-for any logit, including ``gamma < 1`` at saturated logits (where ``(1 - p_t)^(gamma - 1)``
-would overflow in the textbook form).
+**Soft targets**: with :math:`\ell_\pm = \log\sigma(\pm x)`,
+
+.. math::
+    \log(1 - p_t) &= \operatorname{logaddexp}(\ell_+ + \log(1-y),\ \ell_- + \log y) \\
+    m &= e^{\gamma \log(1 - p_t)} \\
+    ce &= -(w_+ y \ell_+ + (1 - y) \ell_-),\qquad \partial ce / \partial x = (1 - y)\sigma(x) - w_+ y \sigma(-x) \\
+    \partial m / \partial x &= \gamma m (1 - 2y) \exp(\ell_+ + \ell_- - \log(1 - p_t))
+
+where :math:`\sigma(x)\sigma(-x) / (1 - p_t) \in [0, 1]`.
 """
 
 from __future__ import annotations
@@ -21,21 +29,50 @@ import torch
 from torch import Tensor
 
 
-def _forward(x: Tensor, y: Tensor, gamma: float, alpha: float | None, pos_weight: Tensor | None, need_grad: bool):
-    ls_p = torch.nn.functional.logsigmoid(x)
-    ls_n = ls_p - x
-    log1m_pt = torch.logaddexp(ls_p + torch.log1p(-y), ls_n + torch.log(y))
-    mod = torch.exp(log1m_pt * gamma) if gamma != 0 else torch.ones_like(x)
-    pos = y if pos_weight is None else y * pos_weight
-    ce = -(pos * ls_p + (1.0 - y) * ls_n)
-    alpha_t = None if alpha is None else alpha * y + (1.0 - alpha) * (1.0 - y)
-    loss = mod * ce if alpha_t is None else alpha_t * mod * ce
+def _alpha_t(y: Tensor, alpha: float | None) -> Tensor | None:
+    return None if alpha is None else (1.0 - alpha) + (2.0 * alpha - 1.0) * y
+
+
+def _hard(x: Tensor, y: Tensor, gamma: float, alpha: float | None, pos_weight: Tensor | None, need_grad: bool):
+    # In-place arithmetic wherever a buffer is free again: on the CPU, fresh large buffers
+    # cost page faults that dominate these element-wise kernels.
+    sign = torch.mul(y, 2.0).sub_(1.0)
+    z = x * sign
+    ls = torch.nn.functional.logsigmoid(z)
+    ls_neg = z.sub_(ls).neg_()  # log sigmoid(-z) = log sigmoid(z) - z
+    scale = None if alpha is None else torch.mul(y, 2.0 * alpha - 1.0).add_(1.0 - alpha)
+    if pos_weight is not None:
+        c_pos = torch.mul(y, pos_weight - 1.0).add_(1.0)
+        scale = c_pos if scale is None else scale.mul_(c_pos)
+    if gamma != 0:
+        mod = torch.mul(ls_neg, gamma).exp_()
+        scale = mod if scale is None else scale.mul_(mod)
+    loss = ls.neg() if scale is None else torch.mul(scale, ls).neg_()
     if not need_grad:
         return loss, None
-    dce = (1.0 - y) * torch.exp(ls_p) - pos * torch.exp(ls_n)
-    grad = mod * dce
+    grad = ls_neg.exp_().neg_()  # -sigmoid(-z)
     if gamma != 0:
-        grad = grad + (gamma * (1.0 - 2.0 * y)) * torch.exp(ls_p + ls_n - log1m_pt) * mod * ce
+        grad = torch.exp(ls).mul_(ls).mul_(gamma).add_(grad)
+    grad = grad.mul_(sign) if scale is None else grad.mul_(scale).mul_(sign)
+    return loss, grad
+
+
+def _soft(x: Tensor, y: Tensor, gamma: float, alpha: float | None, pos_weight: Tensor | None, need_grad: bool):
+    ls_p = torch.nn.functional.logsigmoid(x)
+    ls_n = ls_p - x
+    pos = y if pos_weight is None else y * pos_weight
+    ce = -(pos * ls_p + (1.0 - y) * ls_n)
+    alpha_t = _alpha_t(y, alpha)
+    log1m_pt = torch.logaddexp(ls_p + torch.log1p(-y), ls_n + torch.log(y)) if gamma != 0 else None
+    mod = torch.exp(log1m_pt * gamma) if gamma != 0 else None
+    loss = ce if mod is None else mod * ce
+    if alpha_t is not None:
+        loss = alpha_t * loss
+    if not need_grad:
+        return loss, None
+    grad = (1.0 - y) * torch.exp(ls_p) - pos * torch.exp(ls_n)
+    if mod is not None:
+        grad = mod * (grad + (gamma * (1.0 - 2.0 * y)) * torch.exp(ls_p + ls_n - log1m_pt) * ce)
     if alpha_t is not None:
         grad = alpha_t * grad
     return loss, grad
@@ -43,23 +80,27 @@ def _forward(x: Tensor, y: Tensor, gamma: float, alpha: float | None, pos_weight
 
 class _BinaryFocal(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, y, gamma, alpha, pos_weight):
-        loss, grad = _forward(x, y, gamma, alpha, pos_weight, ctx.needs_input_grad[0])
+    def forward(ctx, x, y, gamma, alpha, pos_weight, hard):
+        kernel = _hard if hard else _soft
+        loss, grad = kernel(x, y, gamma, alpha, pos_weight, ctx.needs_input_grad[0])
         ctx.save_for_backward(grad)
         return loss
 
     @staticmethod
     def backward(ctx, grad_output):
         (grad,) = ctx.saved_tensors
-        return grad_output * grad, None, None, None, None
+        return grad_output * grad, None, None, None, None, None
 
 
 def binary_focal_elementwise(
-    x: Tensor, y: Tensor, gamma: float, alpha: float | None, pos_weight: Tensor | None
+    x: Tensor, y: Tensor, gamma: float, alpha: float | None, pos_weight: Tensor | None, hard: bool
 ) -> Tensor:
-    """Unreduced sigmoid focal loss of logits ``x`` and (soft) targets ``y`` of the same shape."""
+    """Unreduced sigmoid focal loss of logits ``x`` and targets ``y`` of the same shape.
+
+    ``hard=True`` promises that every target is exactly 0 or 1 (the faster kernel).
+    """
     if pos_weight is not None:
         pos_weight = torch.broadcast_to(pos_weight, x.shape)
     if torch.is_grad_enabled() and x.requires_grad:
-        return _BinaryFocal.apply(x, y, gamma, alpha, pos_weight)
-    return _forward(x, y, gamma, alpha, pos_weight, False)[0]
+        return _BinaryFocal.apply(x, y, gamma, alpha, pos_weight, hard)
+    return (_hard if hard else _soft)(x, y, gamma, alpha, pos_weight, False)[0]

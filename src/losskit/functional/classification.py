@@ -35,6 +35,7 @@ from losskit._validation import (
     describe,
 )
 from losskit.functional._focal_binary import binary_focal_elementwise
+from losskit.functional._focal_multiclass import multiclass_focal_hard
 
 __all__ = ["binary_cross_entropy_with_logits", "binary_focal_loss", "cross_entropy", "focal_loss"]
 
@@ -151,7 +152,10 @@ def binary_focal_loss(
     if alpha is not None:
         check_scalar_range("alpha", alpha, 0.0, 1.0)
     x, y, w, pw = _binary_inputs(input, target, weight, pos_weight, label_smoothing, reduction)
-    loss = binary_focal_elementwise(x, y, float(gamma), None if alpha is None else float(alpha), pw)
+    hard = not target.is_floating_point() or (
+        not label_smoothing and not torch.compiler.is_compiling() and bool(((y == 0) | (y == 1)).all())
+    )
+    loss = binary_focal_elementwise(x, y, float(gamma), None if alpha is None else float(alpha), pw, hard)
     return restore(reduce_loss(loss, reduction=reduction, weight=w, num_items=num_items), input)
 
 
@@ -355,21 +359,15 @@ def focal_loss(
         else:
             check_scalar_range("alpha", float(alpha), 0.0, 1.0)
             alpha_c = float(alpha)
-    logp = torch.log_softmax(x, dim=1)
     if mc.hard and not label_smoothing:
-        safe = torch.where(mc.mask, mc.target, torch.zeros_like(mc.target)).unsqueeze(1)
-        logp_t = logp.gather(1, safe)
-        coef = torch.ones_like(logp_t)
-        if gamma:
-            lse = torch.logsumexp(x, dim=1, keepdim=True)
-            floor = torch.finfo(x.dtype).min
-            others = torch.logsumexp(x.scatter(1, safe, floor), dim=1, keepdim=True)
-            coef = torch.exp(gamma * (others - lse))
-        if mc.weight is not None:
-            coef = coef * mc.weight[safe]
+        index = torch.where(mc.mask, mc.target, torch.zeros_like(mc.target)).unsqueeze(1)
+        coef = None if mc.weight is None else mc.weight[index]
         if alpha_c is not None:
-            coef = coef * (alpha_c if isinstance(alpha_c, float) else alpha.to(x.dtype)[safe])
-        loss = -(coef * logp_t).squeeze(1)
+            a_t = alpha_c if isinstance(alpha_c, float) else alpha.to(x.dtype)[index]
+            coef = a_t if coef is None else coef * a_t
+            if isinstance(coef, float):
+                coef = torch.full(index.shape, coef, dtype=x.dtype, device=x.device)
+        loss = multiclass_focal_hard(x, index, coef, float(gamma))
     else:
         if mc.hard:
             safe = torch.where(mc.mask, mc.target, torch.zeros_like(mc.target))
@@ -378,6 +376,7 @@ def focal_loss(
             y = mc.target
         if label_smoothing:
             y = y * (1.0 - label_smoothing) + label_smoothing / num_classes
+        logp = torch.log_softmax(x, dim=1)
         terms = y * logp
         if gamma:
             terms = terms * torch.exp(gamma * _log1m_softmax(x, logp))
