@@ -1,0 +1,100 @@
+"""``advise``: profile a target, match the decision table, fill in the options and reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from losskit.advisor.advice import Advice
+from losskit.advisor.options import OPTION_RULES
+from losskit.advisor.profile import TargetProfile, profile_features, profile_target
+from losskit.advisor.table import GENERAL_NOTES, Note, holds, match
+
+__all__ = ["advise", "advise_profile"]
+
+
+def _fields(profile: TargetProfile) -> dict[str, Any]:
+    out = {name: getattr(profile, name) for name in profile.__dataclass_fields__ if name != "encoded"}
+    if profile.one_hot:
+        out["n_labels"] = profile.n_classes
+    features = profile.features
+    if features is not None:
+        out["feature_ratio"] = features.n_features / max(1, features.n_rows)
+        out["missing_feature_share"] = features.missing_share
+        out["constant_features"] = features.constant_features
+    return out
+
+
+def _render(notes: Sequence[Note], fields: dict[str, Any]) -> list[str]:
+    return [note.text.format_map(fields) for note in notes if holds(note.when, fields)]
+
+
+def advise_profile(profile: TargetProfile, **request: Any) -> Advice:
+    """Advice for an already measured profile (``request`` carries ``quantiles=``)."""
+    fields = _fields(profile)
+    row = match(fields)
+    options, extra = OPTION_RULES[row.options](profile, request)
+    fields.update(extra)
+    parts = None
+    if profile.tasks:
+        parts = {name: advise_profile(sub, **request) for name, sub in profile.tasks.items()}
+    return Advice(
+        task=profile.task,
+        loss=row.loss,
+        module=row.module,
+        options=options,
+        row=row.id,
+        reasons=_render(row.reasons, fields),
+        alternatives=[a.format_map(fields) for a in row.alternatives],
+        warnings=_render(row.warnings, fields) + _render(GENERAL_NOTES, fields),
+        metrics=list(row.metrics),
+        target_transform=row.target_transform,
+        profile=profile,
+        parts=parts,
+    )
+
+
+def advise(
+    y: Any,
+    X: Any = None,
+    *,
+    task: str | None = None,
+    scores: Any = None,
+    quantiles: Sequence[float] | None = None,
+    input_lengths: Any = None,
+    tag_separator: str | None = None,
+) -> Advice:
+    """Recommend a loss, its options and the metrics to report for a target.
+
+    The target is profiled (:func:`losskit.advisor.profile.profile_target`), the first
+    matching row of :data:`losskit.advisor.table.DECISION_TABLE` is taken, and its options
+    rule computes ready-to-use arguments (class weights, ``pos_weight``, Huber ``delta``).
+
+    Args:
+        y: the target: 1-D values, a 0/1 indicator matrix, tag sets or delimited tags, label
+            sequences, or several columns (DataFrame / mapping) for multi-label or multi-task.
+        X: optional features; their shape and quality add warnings.
+        task: override the inferred task: ``"regression"``, ``"binary"``, ``"multiclass"``,
+            ``"multilabel"``, ``"ordinal"``, ``"ranking"``, ``"embedding"`` (``y`` holds
+            identity labels), ``"sequence"`` (``y`` holds label sequences), ``"quantile"``,
+            ``"multitask"``.
+        scores: ``(N, C)`` probabilities or logits of a current multi-class model (columns in
+            sorted label order); an overconfident model gets label smoothing.
+        quantiles: the quantiles to forecast (``task="quantile"``), default 0.1, 0.5, 0.9.
+        input_lengths: frames per sequence (``task="sequence"``) for a CTC feasibility check.
+        tag_separator: separator of a delimited-tags column (detected among ``| ; ,``).
+
+    Returns:
+        :class:`~losskit.advisor.advice.Advice`; ``advice.build()`` is the configured module.
+
+    Example:
+        >>> import numpy as np, losskit
+        >>> y = np.r_[np.zeros(990), np.ones(10)]
+        >>> advice = losskit.advise(y)
+        >>> advice.row, advice.options["pos_weight"].item()
+        ('binary_rare', 99.0)
+    """
+    profile = profile_target(y, task=task, scores=scores, input_lengths=input_lengths, tag_separator=tag_separator)
+    if X is not None:
+        profile.features = profile_features(X)
+    return advise_profile(profile, quantiles=quantiles)

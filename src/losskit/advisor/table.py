@@ -1,0 +1,514 @@
+"""The decision table: which loss for which target, as data.
+
+The advisor, the documentation and the tests all read :data:`DECISION_TABLE`; nothing else
+decides. Rows are tried in order and the first whose every clause holds wins, so specific
+rows come before general ones. A clause is ``(field, op, value)`` over the measured
+:class:`~losskit.advisor.profile.TargetProfile` fields and the numbers the row's options rule
+computes (``delta``, ``pos_weight`` ...); a clause on a field that is not measured is false.
+Reasons and warnings are ``str.format`` templates over the same fields, so every reason quotes
+the numbers it rests on.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["DECISION_TABLE", "GENERAL_NOTES", "Clause", "Note", "Row", "decision_table_markdown", "holds", "match"]
+
+Clause = tuple[str, str, Any]
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+# Plain words for the fields that clauses use (documentation and rendering).
+FIELD_WORDS = {
+    "task": "task",
+    "imbalance_ratio": "largest:smallest class ratio",
+    "overconfidence_gap": "current model's confidence minus accuracy",
+    "outlier_share": "share beyond 3.5 robust SDs",
+    "extreme_share": "share beyond 10 robust SDs",
+    "nonnegative": "target >= 0",
+    "skew": "skewness",
+    "log1p_skew": "skewness of log1p(target)",
+    "infeasible": "sequences shorter than their CTC alignment",
+    "singleton_classes": "identities with one example",
+    "minority_count": "minority class rows",
+    "pos_weight_max": "largest pos_weight",
+    "top_pair_jaccard": "largest label-pair Jaccard",
+    "n_missing": "rows without a target",
+    "one_hot": "one-hot indicator columns",
+    "feature_ratio": "features per row",
+    "missing_feature_share": "share of missing feature values",
+    "constant_features": "constant feature columns",
+}
+
+
+@dataclass(frozen=True)
+class Note:
+    """A text template, shown only when all its clauses hold."""
+
+    text: str
+    when: tuple[Clause, ...] = ()
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the decision table.
+
+    Attributes:
+        id: stable identifier (``Advice.row``).
+        when: clauses that must all hold.
+        loss: the losskit function, as a path below ``losskit`` (``"huber_loss"``).
+        module: the module class, as a path below ``losskit`` (``"nn.HuberLoss"``, ``"multitask.MultiTaskLoss"``).
+        options: name of the rule in :mod:`losskit.advisor.options` computing the keyword
+            arguments (class weights, ``pos_weight``, ``delta`` ...).
+        reasons, warnings: templates over the profile and option fields.
+        alternatives: other reasonable choices, in words.
+        metrics: what to report for this kind of target.
+        target_transform: a transform to apply to the target before the loss (``"log1p"``).
+        reference: the paper or source behind the choice.
+    """
+
+    id: str
+    when: tuple[Clause, ...]
+    loss: str
+    module: str
+    options: str
+    reasons: tuple[Note, ...]
+    alternatives: tuple[str, ...]
+    warnings: tuple[Note, ...]
+    metrics: tuple[str, ...]
+    target_transform: str | None = None
+    reference: str = ""
+
+
+def holds(clauses: tuple[Clause, ...], fields: Mapping[str, Any]) -> bool:
+    """Whether every clause holds for ``fields`` (a missing or ``None`` field fails)."""
+    for name, op, value in clauses:
+        actual = fields.get(name)
+        if actual is None or not _OPS[op](actual, value):
+            return False
+    return True
+
+
+def match(fields: Mapping[str, Any]) -> Row:
+    """The first row of :data:`DECISION_TABLE` whose clauses hold."""
+    for row in DECISION_TABLE:
+        if holds(row.when, fields):
+            return row
+    raise LookupError(f"no decision-table row matches task {fields.get('task')!r}")
+
+
+_TASK = "task"
+
+DECISION_TABLE: tuple[Row, ...] = (
+    Row(
+        id="sequence_ctc",
+        when=((_TASK, "==", "sequence"),),
+        loss="ctc_loss",
+        module="nn.CTCLoss",
+        options="ctc",
+        reasons=(
+            Note(
+                "{n} label sequences (mean length {mean_length:.1f}, longest {max_length}, alphabet of "
+                "{alphabet_size} symbols) with no frame alignment: CTC sums over every alignment"
+            ),
+            Note("the longest target needs {max_frames_needed} input frames (its length plus repeated labels)"),
+        ),
+        alternatives=("cross_entropy per frame, only when frame-level alignments exist",),
+        warnings=(
+            Note(
+                "ctc_loss takes log-probabilities (log_softmax over {n_symbols} classes, blank = 0) of shape "
+                "(T, N, C), not raw logits"
+            ),
+            Note(
+                "{infeasible} sequences have fewer input frames than their alignment needs: CTC is infinite for them",
+                when=(("infeasible", ">", 0),),
+            ),
+        ),
+        metrics=("character or word error rate (edit distance)", "exact-match rate of the decoded sequences"),
+        reference="Graves et al. 2006, Connectionist Temporal Classification",
+    ),
+    Row(
+        id="embedding_triplet",
+        when=((_TASK, "==", "embedding"),),
+        loss="triplet_loss",
+        module="nn.TripletLoss",
+        options="triplet",
+        reasons=(
+            Note(
+                "{n_classes} identities with a median of {median_per_class:.0f} examples each: learn a distance "
+                "between embeddings rather than a classifier over fixed classes"
+            ),
+            Note("batch-hard mining finds the informative triplets inside each batch (margin {margin})"),
+        ),
+        alternatives=(
+            "contrastive_loss for labelled pairs (same / different)",
+            "info_nce when every item comes with a second view",
+            "ArcFace or CosFace for a closed set of identities with many examples each",
+        ),
+        warnings=(
+            Note("build batches of P identities x K >= 2 examples, or batch-hard mining finds no positive"),
+            Note(
+                "{singleton_classes} identities have a single example: they can only serve as negatives",
+                when=(("singleton_classes", ">", 0),),
+            ),
+        ),
+        metrics=("recall@k", "mean average precision at R", "verification ROC-AUC"),
+        reference="Hermans et al. 2017, In Defense of the Triplet Loss for Person Re-Identification",
+    ),
+    Row(
+        id="multitask_uncertainty",
+        when=((_TASK, "==", "multitask"),),
+        loss="multitask.MultiTaskLoss",
+        module="multitask.MultiTaskLoss",
+        options="multitask",
+        reasons=(
+            Note("{n_tasks} targets of their own kinds ({task_list}), each with its own loss"),
+            Note(
+                "the losses of a constant prediction differ {loss_scale_ratio:.3g}-fold ({baseline_text}): with equal "
+                "fixed weights the largest dominates the gradient",
+                when=(("loss_scale_ratio", ">", 1.0),),
+            ),
+            Note("uncertainty weighting learns one log-variance per task and rescales each loss by it"),
+        ),
+        alternatives=(
+            "weighting='gradnorm' (balances gradient norms at a shared layer)",
+            "fixed weights tuned by hand",
+        ),
+        warnings=(Note("log each task's metric separately: the weighted total hides a task that stops learning"),),
+        metrics=("each task's own metric (see the per-task advice)",),
+        reference="Kendall et al. 2018, Multi-Task Learning Using Uncertainty to Weigh Losses",
+    ),
+    Row(
+        id="quantile_pinball",
+        when=((_TASK, "==", "quantile"),),
+        loss="pinball_loss",
+        module="nn.PinballLoss",
+        options="quantiles",
+        reasons=(
+            Note("a forecast of the quantiles {quantiles_text}: the pinball loss is minimised by the true quantile"),
+            Note("the target's 10%-90% range is [{q10:.4g}, {q90:.4g}] around a median of {median:.4g}"),
+        ),
+        alternatives=("huber_loss for a single point forecast",),
+        warnings=(
+            Note("the model's output needs a trailing dimension of {n_quantiles}, one column per quantile"),
+            Note("monotone=True keeps the quantiles from crossing"),
+        ),
+        metrics=("pinball loss per quantile", "coverage of the outer interval", "interval width"),
+        reference="Koenker and Bassett 1978, Regression Quantiles",
+    ),
+    Row(
+        id="ranking_pairwise",
+        when=((_TASK, "==", "ranking"),),
+        loss="pairwise_logistic_loss",
+        module="nn.PairwiseLogisticLoss",
+        options="none",
+        reasons=(
+            Note(
+                "relevance labels with {n_classes} levels: the order of scores within a query matters, not their values"
+            ),
+        ),
+        alternatives=("margin_ranking_loss on sampled pairs",),
+        warnings=(Note("pairs must only be formed within a query group: pass the group ids"),),
+        metrics=("NDCG@k", "mean average precision", "MRR"),
+        reference="Burges et al. 2005, Learning to Rank using Gradient Descent (RankNet)",
+    ),
+    Row(
+        id="ordinal_ce",
+        when=((_TASK, "==", "ordinal"),),
+        loss="cross_entropy",
+        module="nn.CrossEntropyLoss",
+        options="none",
+        reasons=(
+            Note(
+                "{n_classes} ordered levels ({classes}): cross-entropy is a safe start, but it ignores the order, "
+                "so judge the model with an order-aware metric"
+            ),
+        ),
+        alternatives=("mae_loss on the level index (respects the order, assumes equally spaced levels)",),
+        warnings=(Note("levels are taken in sorted order: {classes}"),),
+        metrics=("mean absolute error on the level index", "quadratic weighted kappa"),
+    ),
+    Row(
+        id="multilabel_bce",
+        when=((_TASK, "==", "multilabel"),),
+        loss="binary_cross_entropy_with_logits",
+        module="nn.BCEWithLogitsLoss",
+        options="label_pos_weight",
+        reasons=(
+            Note(
+                "rows carry {label_cardinality:.2f} of {n_labels} labels on average: labels are not exclusive, so "
+                "a softmax would make them compete; use one sigmoid per label"
+            ),
+            Note(
+                "label rates range from {rarest_label_rate:.2%} ({rarest_label}) to {commonest_label_rate:.2%}: "
+                "pos_weight = n_neg / n_pos per label, from {pos_weight_min:.3g} to {pos_weight_max:.3g}"
+            ),
+            Note(
+                "labels co-occur ({top_pair}: Jaccard {top_pair_jaccard:.2f}); per-label sigmoids allow that",
+                when=(("top_pair_jaccard", ">=", 0.1),),
+            ),
+        ),
+        alternatives=("binary_focal_loss when rare labels are swamped by easy negatives",),
+        warnings=(
+            Note("tune one threshold per label on validation data: 0.5 is rarely right for rare labels"),
+            Note(
+                "pos_weight reaches {pos_weight_max:.3g}: cap it or try binary_focal_loss if training is unstable",
+                when=(("pos_weight_max", ">", 50.0),),
+            ),
+        ),
+        metrics=("macro and micro PR-AUC", "per-label F1 at tuned thresholds", "Hamming loss"),
+    ),
+    Row(
+        id="multiclass_overconfident",
+        when=((_TASK, "==", "multiclass"), ("overconfidence_gap", ">", 0.05)),
+        loss="cross_entropy",
+        module="nn.CrossEntropyLoss",
+        options="label_smoothing",
+        reasons=(
+            Note(
+                "the current model's mean confidence {confidence:.1%} exceeds its accuracy {accuracy:.1%} by "
+                "{overconfidence_gap:.1%}: it is overconfident"
+            ),
+            Note(
+                "label smoothing {label_smoothing} caps the target probability at {target_confidence:.1%} over "
+                "{n_classes} classes"
+            ),
+        ),
+        alternatives=("temperature scaling after training", "focal_loss (also tempers confidence)"),
+        warnings=(
+            Note(
+                "evaluate with an unsmoothed cross-entropy: a smoothed training loss is not comparable with it "
+                "(losskit.check(..., eval_loss=...) flags the mismatch)"
+            ),
+        ),
+        metrics=("expected calibration error", "negative log-likelihood", "accuracy"),
+        reference="Szegedy et al. 2016, Rethinking the Inception Architecture (label smoothing)",
+    ),
+    Row(
+        id="multiclass_imbalanced",
+        when=((_TASK, "==", "multiclass"), ("imbalance_ratio", ">=", 10.0)),
+        loss="cross_entropy",
+        module="nn.CrossEntropyLoss",
+        options="class_weights",
+        reasons=(
+            Note(
+                "{n_classes} classes; the largest ({majority_class!r}, {majority_share:.1%}) outnumbers the smallest "
+                "({minority_class!r}, {minority_count} rows) {imbalance_ratio:.1f} to 1"
+            ),
+            Note(
+                "class weights by the effective number of samples (beta {beta}) range from {weight_min:.3g} to "
+                "{weight_max:.3g}"
+            ),
+        ),
+        alternatives=("focal_loss", "class-balanced sampling"),
+        warnings=(Note("accuracy is dominated by {majority_class!r}: report macro-F1 and balanced accuracy"),),
+        metrics=("macro-F1", "balanced accuracy", "per-class recall"),
+        reference="Cui et al. 2019, Class-Balanced Loss Based on Effective Number of Samples",
+    ),
+    Row(
+        id="multiclass_ce",
+        when=((_TASK, "==", "multiclass"),),
+        loss="cross_entropy",
+        module="nn.CrossEntropyLoss",
+        options="none",
+        reasons=(
+            Note(
+                "{n_classes} exclusive classes, largest to smallest {imbalance_ratio:.2f} to 1: plain softmax "
+                "cross-entropy"
+            ),
+        ),
+        alternatives=("label_smoothing=0.1 if the model turns out overconfident",),
+        warnings=(),
+        metrics=("accuracy", "macro-F1", "negative log-likelihood"),
+    ),
+    Row(
+        id="binary_rare",
+        when=((_TASK, "==", "binary"), ("imbalance_ratio", ">=", 4.0)),
+        loss="binary_cross_entropy_with_logits",
+        module="nn.BCEWithLogitsLoss",
+        options="pos_weight",
+        reasons=(
+            Note(
+                "the minority class {minority_class!r} is {minority_share:.2%} of {n} rows ({minority_count} rows, "
+                "{imbalance_ratio:.1f} to 1)"
+            ),
+            Note("pos_weight = n_neg / n_pos = {pos_weight:.3g} gives both classes equal total weight"),
+        ),
+        alternatives=(
+            "binary_focal_loss (gamma=2) when easy negatives swamp the gradient",
+            "undersampling the majority, then correcting the scores for the prior shift",
+        ),
+        warnings=(
+            Note(
+                "accuracy will look high with {minority_share:.2%} in the minority: always predicting "
+                "{majority_class!r} scores {majority_share:.1%}; report PR-AUC and tune the threshold on "
+                "validation data"
+            ),
+            Note(
+                "with pos_weight the scores are not calibrated probabilities: recalibrate before reading them as such"
+            ),
+            Note(
+                "only {minority_count} minority rows: every metric will be noisy; use stratified cross-validation",
+                when=(("minority_count", "<", 100),),
+            ),
+        ),
+        metrics=("PR-AUC (average precision)", "ROC-AUC", "F1 and recall at the tuned threshold"),
+    ),
+    Row(
+        id="binary_bce",
+        when=((_TASK, "==", "binary"),),
+        loss="binary_cross_entropy_with_logits",
+        module="nn.BCEWithLogitsLoss",
+        options="none",
+        reasons=(
+            Note(
+                "two classes at {majority_share:.1%} / {minority_share:.1%} ({imbalance_ratio:.2f} to 1): balanced "
+                "enough for plain binary cross-entropy on logits"
+            ),
+        ),
+        alternatives=("binary_focal_loss if hard examples are rare",),
+        warnings=(),
+        metrics=("ROC-AUC", "log loss", "accuracy", "Brier score"),
+    ),
+    Row(
+        id="regression_log1p",
+        when=(
+            (_TASK, "==", "regression"),
+            ("nonnegative", "==", True),
+            ("skew", ">=", 2.0),
+            ("log1p_skew", "<", 1.0),
+            ("log1p_skew", ">", -1.0),
+        ),
+        loss="mse_loss",
+        module="nn.MSELoss",
+        options="log1p",
+        target_transform="log1p",
+        reasons=(
+            Note(
+                "the target is non-negative (min {minimum:.4g}) and heavy-tailed to the right: skew {skew:.2f}, "
+                "excess kurtosis {kurtosis:.1f}, max {maximum:.4g} against a median of {median:.4g}"
+            ),
+            Note(
+                "after log1p the skew is {log1p_skew:.2f}: MSE on log1p(y) fits relative errors; predict expm1(output)"
+            ),
+        ),
+        alternatives=("huber_loss on the raw target with delta={delta:.4g}", "pinball_loss at q=0.5 (the median)"),
+        warnings=(
+            Note(
+                "expm1 of a fitted log1p mean predicts roughly the median, not the mean: fit on the raw scale if the "
+                "mean matters"
+            ),
+            Note("report errors on the original scale"),
+        ),
+        metrics=("MAE and RMSE on the original scale", "RMSLE"),
+    ),
+    Row(
+        id="regression_outliers",
+        when=((_TASK, "==", "regression"), ("outlier_share", ">", 0.01)),
+        loss="huber_loss",
+        module="nn.HuberLoss",
+        options="huber",
+        reasons=(
+            Note(
+                "{outlier_share:.1%} of the targets lie beyond 3.5 robust SDs of the median (up to "
+                "{max_robust_z:.1f}); Gaussian noise puts 0.05% there, and MSE would chase them"
+            ),
+            Note(
+                "delta = 1.345 x 1.4826 x MAD = {delta:.4g} (MAD {mad:.4g}): Huber's 95%-efficiency constant on the "
+                "robust scale"
+            ),
+        ),
+        alternatives=("mae_loss (median regression) when outliers are common", "log_cosh_loss (smooth everywhere)"),
+        warnings=(
+            Note("delta comes from the target's spread; once a model fits, re-estimate it from validation residuals"),
+            Note(
+                "{extreme_share:.2%} of the values lie beyond 10 robust SDs: check them for data errors",
+                when=(("extreme_share", ">", 0.0),),
+            ),
+        ),
+        metrics=("MAE", "median absolute error", "RMSE (sensitive to the outliers)"),
+        reference="Huber 1964, Robust Estimation of a Location Parameter",
+    ),
+    Row(
+        id="regression_mse",
+        when=((_TASK, "==", "regression"),),
+        loss="mse_loss",
+        module="nn.MSELoss",
+        options="none",
+        reasons=(
+            Note(
+                "{n} continuous values, {outlier_share:.2%} beyond 3.5 robust SDs, skew {skew:.2f}: close enough to "
+                "Gaussian noise for MSE, its maximum-likelihood loss"
+            ),
+        ),
+        alternatives=("huber_loss if residuals turn out heavy-tailed",),
+        warnings=(),
+        metrics=("RMSE", "MAE", "R^2"),
+    ),
+)
+
+# Notes added to every advice when their clauses hold: data quality rather than loss choice.
+GENERAL_NOTES: tuple[Note, ...] = (
+    Note("{n_missing} rows have no target and were left out", when=(("n_missing", ">", 0),)),
+    Note(
+        "the {n_labels} indicator columns hold exactly one 1 per row: read as one multi-class target",
+        when=(("one_hot", "==", True),),
+    ),
+    Note(
+        "X has {feature_ratio:.2g} features per row: expect overfitting, regularise",
+        when=(("feature_ratio", ">", 0.5),),
+    ),
+    Note("{missing_feature_share:.1%} of the feature values are missing", when=(("missing_feature_share", ">", 0.0),)),
+    Note("{constant_features} feature columns are constant", when=(("constant_features", ">", 0),)),
+)
+
+
+def _clause_text(clause: Clause) -> str:
+    name, op, value = clause
+    word = FIELD_WORDS.get(name, name)
+    if name == _TASK:
+        return f"task is {value}"
+    if value is True:
+        return word
+    symbol = {"==": "=", "!=": "≠", "<=": "≤", ">=": "≥"}.get(op, op)
+    shown = f"{value:.0%}" if name.endswith("share") and isinstance(value, float) else f"{value:g}"
+    return f"{word} {symbol} {shown}"
+
+
+def condition_text(row: Row) -> str:
+    """A row's clauses in words."""
+    return " and ".join(_clause_text(c) for c in row.when)
+
+
+def decision_table_markdown() -> str:
+    """The decision table as a Markdown table (the documentation embeds this text)."""
+    from losskit.advisor.options import OPTION_RULES
+
+    lines = [
+        "| # | Row | When (first match wins) | Loss | Options | Alternatives | Report |",
+        "|---|-----|-------------------------|------|---------|--------------|--------|",
+    ]
+    for i, row in enumerate(DECISION_TABLE, 1):
+        loss = f"`{row.loss}`" + (f" on `{row.target_transform}(y)`" if row.target_transform else "")
+        cells = [
+            str(i),
+            f"`{row.id}`",
+            condition_text(row),
+            loss,
+            (OPTION_RULES[row.options].__doc__ or row.options).replace("``", "`"),
+            "; ".join(a.replace("{delta:.4g}", "δ") for a in row.alternatives),
+            ", ".join(row.metrics),
+        ]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
