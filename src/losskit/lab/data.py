@@ -1,0 +1,185 @@
+"""Read a table, clean its target, infer the task and build the feature preprocessing.
+
+The preprocessing is what a practitioner would write with scikit-learn: numeric columns are
+median-imputed and standardised, categorical columns are imputed with their most frequent value
+and one-hot encoded (unknown categories at prediction time are ignored). It is *fitted on the
+training split only*; :func:`missing_counts` reports how many values each column had imputed.
+Rows whose target is missing are dropped (with a warning), never imputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from losskit._errors import LossInputError
+
+__all__ = [
+    "TASKS",
+    "Table",
+    "build_preprocessor",
+    "fingerprint",
+    "infer_task",
+    "load_frame",
+    "missing_counts",
+    "prepare",
+]
+
+TASKS = ("binary", "multiclass", "regression")
+# An integer-valued numeric target with at most this many distinct values is read as classes.
+MAX_CLASSES = 20
+
+
+@dataclass
+class Table:
+    """A cleaned table: features, encoded target and what was done to get there.
+
+    Attributes:
+        features: the feature columns (the target removed), rows with a missing target dropped.
+        y: ``(N,)`` target; class indices ``0..C-1`` (int64) for classification, float64 otherwise.
+        task: ``"binary"``, ``"multiclass"`` or ``"regression"``.
+        target: the target column's name.
+        classes: the original class labels in index order (empty for regression).
+        dropped_rows: rows removed because their target was missing.
+        fingerprint: SHA-256 of the table's content (see :func:`fingerprint`).
+        source: where the table came from (a path or a description).
+    """
+
+    features: pd.DataFrame
+    y: np.ndarray
+    task: str
+    target: str
+    classes: list = field(default_factory=list)
+    dropped_rows: int = 0
+    fingerprint: str = ""
+    source: str = ""
+
+
+def load_frame(path: str | Path) -> pd.DataFrame:
+    """Read a CSV (``.csv``, ``.csv.gz``, ``.tsv``) or Parquet (``.parquet``, ``.pq``) file."""
+    p = Path(path)
+    if not p.is_file():
+        raise LossInputError("DATA", "an existing CSV or Parquet file", repr(str(path)))
+    name = p.name.lower()
+    try:
+        if name.endswith((".parquet", ".pq")):
+            return pd.read_parquet(p)
+        if name.endswith((".tsv", ".tsv.gz")):
+            return pd.read_csv(p, sep="\t")
+        if name.endswith((".csv", ".csv.gz", ".txt")):
+            return pd.read_csv(p)
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise LossInputError(
+            "DATA", "a readable CSV or Parquet file", f"{str(path)!r} ({exc})".replace("\n", " ")
+        ) from exc
+    raise LossInputError("DATA", "a file ending in .csv, .tsv or .parquet", repr(str(path)))
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """SHA-256 over the column names and pandas' per-row content hashes (independent of file format)."""
+    h = hashlib.sha256()
+    h.update("\x1f".join(map(str, frame.columns)).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def infer_task(y: pd.Series) -> str:
+    """``"regression"`` for non-integer numbers or many distinct integers, else binary/multiclass."""
+    values = y.dropna()
+    n_unique = values.nunique()
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if numeric:
+        as_float = values.to_numpy(dtype=np.float64)
+        integral = bool(np.all(np.isfinite(as_float)) and np.all(as_float == np.round(as_float)))
+        if not integral or n_unique > MAX_CLASSES:
+            return "regression"
+    return "binary" if n_unique <= 2 else "multiclass"
+
+
+def prepare(frame: pd.DataFrame, target: str, *, task: str | None = None, source: str = "") -> Table:
+    """Split off ``target``, drop rows where it is missing, infer or check the task, encode it.
+
+    Raises:
+        LossInputError: the column is absent, fewer than two classes remain, a regression target is
+            not numeric, or no feature columns are left.
+    """
+    if target not in frame.columns:
+        shown = ", ".join(map(str, frame.columns[:12])) + (", ..." if frame.shape[1] > 12 else "")
+        raise LossInputError("--target", f"a column of the table ({shown})", repr(target))
+    if task is not None and task not in TASKS:
+        raise LossInputError("--task", f"one of {TASKS}", repr(task))
+    missing = frame[target].isna()
+    dropped = int(missing.sum())
+    if dropped:
+        warnings.warn(f"dropped {dropped} row(s) whose target {target!r} is missing", UserWarning, stacklevel=2)
+        frame = frame.loc[~missing]
+    if len(frame) == 0:
+        raise LossInputError("DATA", "a table with at least one labelled row", "no rows with a target")
+    features = frame.drop(columns=[target]).reset_index(drop=True)
+    if features.shape[1] == 0:
+        raise LossInputError("DATA", "a table with at least one feature column besides the target", "none")
+    series = frame[target].reset_index(drop=True)
+    task = task or infer_task(series)
+    if task == "regression":
+        if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            raise LossInputError(
+                "--target", "a numeric column for regression", f"column {target!r} of dtype {series.dtype}"
+            )
+        y = series.to_numpy(dtype=np.float64)
+        if not np.all(np.isfinite(y)):
+            raise LossInputError("--target", "finite numbers", f"{int((~np.isfinite(y)).sum())} infinite value(s)")
+        classes: list = []
+    else:
+        codes, uniques = pd.factorize(series, sort=True)
+        if len(uniques) < 2:
+            raise LossInputError("--target", "a column with at least two classes", f"only {list(uniques)!r}")
+        if task == "binary" and len(uniques) != 2:
+            raise LossInputError("--task", f"'multiclass' for a target with {len(uniques)} classes", "'binary'")
+        y = codes.astype(np.int64)
+        classes = [v.item() if isinstance(v, np.generic) else v for v in uniques]
+    return Table(
+        features=features,
+        y=y,
+        task=task,
+        target=target,
+        classes=classes,
+        dropped_rows=dropped,
+        fingerprint=fingerprint(frame),
+        source=source,
+    )
+
+
+def _categorical_columns(features: pd.DataFrame) -> list[str]:
+    return [
+        c
+        for c in features.columns
+        if not pd.api.types.is_numeric_dtype(features[c]) or pd.api.types.is_bool_dtype(features[c])
+    ]
+
+
+def build_preprocessor(features: pd.DataFrame) -> ColumnTransformer:
+    """Median-impute + standardise numeric columns; mode-impute + one-hot encode the others."""
+    categorical = _categorical_columns(features)
+    numeric = [c for c in features.columns if c not in categorical]
+    parts = []
+    if numeric:
+        parts.append(("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric))
+    if categorical:
+        encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False, max_categories=50)
+        parts.append(("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), encoder), categorical))
+    return ColumnTransformer(parts, sparse_threshold=0.0, verbose_feature_names_out=False)
+
+
+def missing_counts(features: pd.DataFrame) -> dict[str, int]:
+    """Number of missing values per column (only columns that have any): what imputation fills in."""
+    counts = features.isna().sum()
+    return {str(k): int(v) for k, v in counts.items() if v}

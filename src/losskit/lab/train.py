@@ -1,0 +1,155 @@
+"""The batched training loop: mini-batch AdamW, per-epoch logs, early stopping on validation loss.
+
+Each epoch logs, with the *same* reduction and weighting on both sides:
+
+* ``train_loss``: the candidate loss averaged over the epoch's batches, weighted by each batch's
+  item count (so it is the epoch's item mean, whatever the batch sizes or the number of ranks);
+* ``val_loss``: the candidate loss on the whole validation set;
+* ``train_ref`` / ``val_ref``: the common reference loss (plain log-loss or MSE), identical for
+  all candidates, so their curves can be compared like with like;
+* whatever ``on_epoch`` adds (the business metrics on validation).
+
+Training stops when ``val_loss`` has not improved for ``patience`` epochs; the best epoch's
+weights are restored.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from losskit._reduction import all_reduce_num_items, count_items
+from losskit.lab.distributed import DistContext
+
+__all__ = ["FitResult", "TrainConfig", "fit", "predict_raw", "scores_from_raw", "target_tensor"]
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings shared by every candidate (so only the loss differs)."""
+
+    epochs: int = 40
+    batch_size: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    patience: int = 5
+    hidden: tuple[int, ...] = (64, 64)
+    seed: int = 0
+    rounds: int = 300  # boosting rounds at most (``--model xgboost | lightgbm``)
+
+
+@dataclass
+class FitResult:
+    model: nn.Module
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    seconds: float = 0.0
+
+
+def target_tensor(y: np.ndarray, task: str) -> Tensor:
+    """Class indices as int64 for multi-class, float32 otherwise (0/1 for binary)."""
+    return torch.as_tensor(y, dtype=torch.int64 if task == "multiclass" else torch.float32)
+
+
+@torch.no_grad()
+def predict_raw(model: nn.Module, x: Tensor, ctx: DistContext | None = None, chunk: int = 65536) -> Tensor:
+    """Model outputs (logits or predictions) for all rows, in chunks; gathered across ranks."""
+    ctx = ctx or DistContext()
+    model.eval()
+
+    def run(part: Tensor) -> Tensor:
+        outs = [model(part[i : i + chunk].to(ctx.device)) for i in range(0, part.shape[0], chunk)]
+        return torch.cat(outs) if outs else torch.empty(0)
+
+    out = ctx.gather_apply(run, x)
+    model.train()
+    return out.cpu()
+
+
+def scores_from_raw(raw: Tensor, task: str) -> np.ndarray:
+    """Positive-class probability ``(N,)``, class probabilities ``(N, C)`` or predictions ``(N,)``."""
+    if task == "binary":
+        return torch.sigmoid(raw.double()).numpy()
+    if task == "multiclass":
+        return torch.softmax(raw.double(), dim=-1).numpy()
+    return raw.double().numpy()
+
+
+def fit(
+    model: nn.Module,
+    loss: Callable[..., Tensor],
+    reference: Callable[..., Tensor],
+    x_train: Tensor,
+    y_train: Tensor,
+    x_val: Tensor,
+    y_val: Tensor,
+    *,
+    config: TrainConfig,
+    class_weight: Tensor | None = None,
+    ctx: DistContext | None = None,
+    on_epoch: Callable[[int, Tensor], dict[str, float]] | None = None,
+) -> FitResult:
+    """Train ``model`` on ``loss`` with early stopping on the validation loss.
+
+    Args:
+        model: outputs ``(N,)`` or ``(N, C)``.
+        loss: ``loss(input, target, num_items=None)`` with "mean" reduction.
+        reference: the common reference loss, ``reference(input, target, reduction=...)``.
+        x_train, y_train, x_val, y_val: full tensors (rows are batched here, no per-row Python).
+        class_weight: the loss's class weights, if any: a batch then counts ``sum(weight[target])``
+            items, the denominator of a class-weighted mean.
+        ctx: distributed context; each rank trains on its share of every global batch.
+        on_epoch: ``on_epoch(epoch, val_outputs) -> extra log fields`` (validation metrics).
+    """
+    ctx = ctx or DistContext()
+    start = time.perf_counter()
+    torch.manual_seed(config.seed)
+    model = model.to(ctx.device)
+    net = ctx.wrap(model)
+    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    gen = torch.Generator().manual_seed(config.seed)
+    n = x_train.shape[0]
+    cw = None if class_weight is None else class_weight.to(ctx.device)
+    best = (float("inf"), 0, copy.deepcopy(model.state_dict()))
+    history: list[dict[str, float]] = []
+    for epoch in range(1, config.epochs + 1):
+        perm = torch.randperm(n, generator=gen)
+        sums = [0.0, 0.0, 0.0]  # weighted loss sum, item count, reference-loss sum
+        for lo in range(0, n, config.batch_size):
+            rows = ctx.local_rows(perm[lo : lo + config.batch_size])
+            xb, yb = x_train[rows].to(ctx.device), y_train[rows].to(ctx.device)
+            local_items = count_items(yb, ignore_index=None, weight=cw)
+            num_items = all_reduce_num_items(local_items)
+            value = loss(out := net(xb), yb, num_items=num_items)
+            opt.zero_grad(set_to_none=True)
+            value.backward()
+            opt.step()
+            with torch.no_grad():
+                sums[0] += float(value) * float(num_items)  # this shard's weighted loss sum
+                sums[1] += float(local_items)
+                sums[2] += float(reference(out, yb, reduction="sum"))
+        total, items, ref_total = ctx.sum(sums)
+        val_out = predict_raw(model, x_val, ctx)
+        yv = y_val.to(val_out.device)
+        row = {
+            "epoch": float(epoch),
+            "train_loss": total / max(items, 1e-12),
+            "val_loss": float(loss(val_out, yv)),
+            "train_ref": ref_total / n,
+            "val_ref": float(reference(val_out, yv, reduction="mean")),
+        }
+        if on_epoch is not None:
+            row.update(on_epoch(epoch, val_out))
+        history.append(row)
+        if row["val_loss"] < best[0] - 1e-7:
+            best = (row["val_loss"], epoch, copy.deepcopy(model.state_dict()))
+        elif epoch - best[1] >= config.patience:
+            break
+    model.load_state_dict(best[2])
+    return FitResult(model=model, history=history, best_epoch=best[1], seconds=time.perf_counter() - start)
