@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as TF
 from torch import Tensor
 
 from losskit._errors import LossInputError
@@ -42,7 +43,7 @@ def _prepare(input: Tensor, target: Tensor, weight: Tensor | None, reduction: st
 
 
 def _elementwise(name: str, formula):
-    """Build a regression loss from a function of the residual ``d = input - target``."""
+    """Build a regression loss from an element-wise ``formula(input, target, **options)``."""
 
     def loss(
         input: Tensor,
@@ -54,7 +55,7 @@ def _elementwise(name: str, formula):
         **options: float,
     ) -> Tensor:
         x, y, w = _prepare(input, target, weight, reduction)
-        out = reduce_loss(formula(x - y, **options), reduction=reduction, weight=w, num_items=num_items)
+        out = reduce_loss(formula(x, y, **options), reduction=reduction, weight=w, num_items=num_items)
         return restore(out, input)
 
     loss.__name__ = name
@@ -163,28 +164,18 @@ def log_cosh_loss(
     return _log_cosh(input, target, weight=weight, reduction=reduction, num_items=num_items)
 
 
-def _huber_formula(d: Tensor, delta: float) -> Tensor:
-    a = d.abs()
-    return torch.where(a <= delta, 0.5 * d * d, delta * (a - 0.5 * delta))
-
-
-def _smooth_l1_formula(d: Tensor, beta: float) -> Tensor:
-    a = d.abs()
-    if beta == 0:
-        return a
-    return torch.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta)
-
-
 def _log_cosh_formula(d: Tensor) -> Tensor:
     a = d.abs()
     return a + torch.nn.functional.softplus(-2.0 * a) - math.log(2.0)
 
 
-_mse = _elementwise("mse_loss", lambda d: d * d)
-_mae = _elementwise("mae_loss", torch.abs)
-_huber = _elementwise("huber_loss", _huber_formula)
-_smooth_l1 = _elementwise("smooth_l1_loss", _smooth_l1_formula)
-_log_cosh = _elementwise("log_cosh_loss", _log_cosh_formula)
+# The element-wise parts use PyTorch's fused kernels where it has them (one pass forward and
+# backward); reduction, weights and num_items are then applied by the shared rule.
+_mse = _elementwise("mse_loss", lambda x, y: TF.mse_loss(x, y, reduction="none"))
+_mae = _elementwise("mae_loss", lambda x, y: TF.l1_loss(x, y, reduction="none"))
+_huber = _elementwise("huber_loss", lambda x, y, delta: TF.huber_loss(x, y, delta=delta, reduction="none"))
+_smooth_l1 = _elementwise("smooth_l1_loss", lambda x, y, beta: TF.smooth_l1_loss(x, y, beta=beta, reduction="none"))
+_log_cosh = _elementwise("log_cosh_loss", lambda x, y: _log_cosh_formula(x - y))
 
 
 def _quantile_tensor(quantiles: Sequence[float] | Tensor, like: Tensor) -> Tensor:
