@@ -350,3 +350,18 @@ def test_torch_compile_matches_eager():
     (g1,) = torch.autograd.grad(eager_val, x)
     (g2,) = torch.autograd.grad(comp_val, x)
     torch.testing.assert_close(g1, g2)
+
+
+def test_focal_kernels_work_under_torch_func_and_refuse_second_derivatives():
+    x = _logits(5, 3)
+    t = torch.tensor([0, 2, 1, 1, 0])
+    y = (x > 0).to(f64)
+    for fn, target in ((losskit.focal_loss, t), (losskit.binary_focal_loss, y)):
+        g_func = torch.func.grad(lambda z, fn=fn, target=target: fn(z, target, gamma=0.5))(x)
+        xr = x.clone().requires_grad_()
+        (g_auto,) = torch.autograd.grad(fn(xr, target, gamma=0.5), xr)
+        torch.testing.assert_close(g_func, g_auto)
+        xr = x.clone().requires_grad_()
+        (g,) = torch.autograd.grad(fn(xr, target, gamma=2.0), xr, create_graph=True)
+        with pytest.raises(RuntimeError):  # never a silent zero second derivative
+            torch.autograd.grad(g.sum(), xr)

@@ -34,25 +34,26 @@ def _alpha_t(y: Tensor, alpha: float | None) -> Tensor | None:
 
 
 def _hard(x: Tensor, y: Tensor, gamma: float, alpha: float | None, pos_weight: Tensor | None, need_grad: bool):
-    # In-place arithmetic wherever a buffer is free again: on the CPU, fresh large buffers
-    # cost page faults that dominate these element-wise kernels.
+    # In-place arithmetic wherever a buffer is free again (fresh large buffers cost page faults
+    # on the CPU), and two transcendental passes: logsigmoid(z) and sigmoid(-z) = exp(ls - z).
     sign = torch.mul(y, 2.0).sub_(1.0)
     z = x * sign
     ls = torch.nn.functional.logsigmoid(z)
-    ls_neg = z.sub_(ls).neg_()  # log sigmoid(-z) = log sigmoid(z) - z
+    sig_neg = z.sub_(ls).neg_().exp_()  # sigmoid(-z) = exp(log sigmoid(z) - z)
     scale = None if alpha is None else torch.mul(y, 2.0 * alpha - 1.0).add_(1.0 - alpha)
     if pos_weight is not None:
         c_pos = torch.mul(y, pos_weight - 1.0).add_(1.0)
         scale = c_pos if scale is None else scale.mul_(c_pos)
     if gamma != 0:
-        mod = torch.mul(ls_neg, gamma).exp_()
+        mod = sig_neg.pow(gamma)
         scale = mod if scale is None else scale.mul_(mod)
     loss = ls.neg() if scale is None else torch.mul(scale, ls).neg_()
     if not need_grad:
         return loss, None
-    grad = ls_neg.exp_().neg_()  # -sigmoid(-z)
-    if gamma != 0:
-        grad = torch.exp(ls).mul_(ls).mul_(gamma).add_(grad)
+    if gamma != 0:  # gamma * sigmoid(z) * ls - sigmoid(-z)
+        grad = torch.sub(1.0, sig_neg).mul_(ls).mul_(gamma).sub_(sig_neg)
+    else:
+        grad = sig_neg.neg_()
     grad = grad.mul_(sign) if scale is None else grad.mul_(scale).mul_(sign)
     return loss, grad
 
@@ -79,15 +80,26 @@ def _soft(x: Tensor, y: Tensor, gamma: float, alpha: float | None, pos_weight: T
 
 
 class _BinaryFocal(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, y, gamma, alpha, pos_weight, hard):
-        kernel = _hard if hard else _soft
-        loss, grad = kernel(x, y, gamma, alpha, pos_weight, ctx.needs_input_grad[0])
-        ctx.save_for_backward(grad)
-        return loss
+    """Returns ``(loss, grad)``; ``grad`` is saved and not differentiable.
+
+    The backward is first-order only (``once_differentiable``): a second derivative raises
+    instead of silently coming out as zero. Works under ``torch.func.grad`` and ``vmap``.
+    """
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def backward(ctx, grad_output):
+    def forward(x, y, gamma, alpha, pos_weight, hard):
+        return (_hard if hard else _soft)(x, y, gamma, alpha, pos_weight, True)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.mark_non_differentiable(output[1])
+        ctx.save_for_backward(output[1])
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output, _):
         (grad,) = ctx.saved_tensors
         return grad_output * grad, None, None, None, None, None
 
@@ -102,5 +114,5 @@ def binary_focal_elementwise(
     if pos_weight is not None:
         pos_weight = torch.broadcast_to(pos_weight, x.shape)
     if torch.is_grad_enabled() and x.requires_grad:
-        return _BinaryFocal.apply(x, y, gamma, alpha, pos_weight, hard)
+        return _BinaryFocal.apply(x, y, gamma, alpha, pos_weight, hard)[0]
     return (_hard if hard else _soft)(x, y, gamma, alpha, pos_weight, False)[0]

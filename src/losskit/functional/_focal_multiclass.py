@@ -54,14 +54,22 @@ def _forward(x: Tensor, index: Tensor, coef: Tensor | None, gamma: float, need_g
 
 
 class _MultiClassFocal(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, index, coef, gamma):
-        loss, grad = _forward(x, index, coef, gamma, ctx.needs_input_grad[0])
-        ctx.save_for_backward(grad)
-        return loss
+    """Returns ``(loss, grad)``; first-order only, like the binary kernel."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def backward(ctx, grad_output):
+    def forward(x, index, coef, gamma):
+        return _forward(x, index, coef, gamma, True)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.mark_non_differentiable(output[1])
+        ctx.save_for_backward(output[1])
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output, _):
         (grad,) = ctx.saved_tensors
         return grad * grad_output.unsqueeze(1), None, None, None
 
@@ -72,5 +80,5 @@ def multiclass_focal_hard(x: Tensor, index: Tensor, coef: Tensor | None, gamma: 
     ``coef`` ``(N, 1, d...)`` holds the per-item factor ``alpha_t * w_t`` (``None``: 1).
     """
     if torch.is_grad_enabled() and x.requires_grad:
-        return _MultiClassFocal.apply(x, index, coef, gamma)
+        return _MultiClassFocal.apply(x, index, coef, gamma)[0]
     return _forward(x, index, coef, gamma, False)[0]
