@@ -13,11 +13,13 @@ from losskit.advisor import advise
 from losskit.auditor import audit, check
 from losskit.functional import *  # noqa: F403
 from losskit.functional import __all__ as _functional_all
+from losskit.multitask import MultiTaskLoss
 
 __version__ = "0.1.0"
 
 __all__ = [
     "LossInputError",
+    "MultiTaskLoss",
     "all_reduce_num_items",
     "count_items",
     "set_validation",

@@ -251,7 +251,7 @@ class CIoULoss(_FunctionalLoss):
         super().__init__(eps=eps, reduction=reduction)
 
 
-__all__ += ["CTCLoss", "IoULoss", "GIoULoss", "DIoULoss", "CIoULoss"]
+__all__ += ["CIoULoss", "CTCLoss", "DIoULoss", "GIoULoss", "IoULoss"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -439,3 +439,43 @@ __all__ += [
     "TripletLoss",
     "TripletMarginLoss",
 ]
+
+
+# ---------------------------------------------------------------------------------------
+# Fused large-vocabulary cross-entropy
+# ---------------------------------------------------------------------------------------
+
+
+class LinearCrossEntropyLoss(_FunctionalLoss):
+    """Module face of :func:`losskit.functional.linear_cross_entropy`;
+    ``loss(input, linear_weight, target, *, linear_bias=None, num_items=None)``.
+
+    The head's parameters are passed at call time (``loss(h, lm_head.weight, target)``), so the
+    module owns none and weight tying keeps working.
+    """
+
+    function = staticmethod(F.linear_cross_entropy)
+
+    def __init__(
+        self,
+        *,
+        ignore_index: int = -100,
+        label_smoothing: float = 0.0,
+        z_loss: float = 0.0,
+        softcap: float | None = None,
+        reduction: str = "mean",
+        chunk_size: int | None = None,
+        impl: str = "auto",
+    ) -> None:
+        super().__init__(
+            ignore_index=ignore_index,
+            label_smoothing=label_smoothing,
+            z_loss=z_loss,
+            softcap=softcap,
+            reduction=reduction,
+            chunk_size=chunk_size,
+            impl=impl,
+        )
+
+
+__all__ += ["LinearCrossEntropyLoss"]

@@ -16,6 +16,7 @@ from losskit.functional.embedding import (
     triplet_loss,
     triplet_margin_loss,
 )
+from losskit.functional.fused import linear_cross_entropy
 from losskit.functional.ranking import margin_ranking_loss, pairwise_logistic_loss
 from losskit.functional.regression import (
     huber_loss,
@@ -55,6 +56,8 @@ __all__ = [
     "ntxent",
     "arcface_loss",
     "cosface_loss",
+    # fused large-vocabulary
+    "linear_cross_entropy",
     # ranking
     "margin_ranking_loss",
     "pairwise_logistic_loss",
