@@ -28,6 +28,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from losskit.functional._closed_form import closed_form
+
 
 def _alpha_t(y: Tensor, alpha: float | None) -> Tensor | None:
     return None if alpha is None else (1.0 - alpha) + (2.0 * alpha - 1.0) * y
@@ -79,31 +81,6 @@ def _soft(x: Tensor, y: Tensor, gamma: float, alpha: float | None, pos_weight: T
     return loss, grad
 
 
-class _BinaryFocal(torch.autograd.Function):
-    """Returns ``(loss, grad)``; ``grad`` is saved and not differentiable.
-
-    The backward is first-order only (``once_differentiable``): a second derivative raises
-    instead of silently coming out as zero. Works under ``torch.func.grad`` and ``vmap``.
-    """
-
-    generate_vmap_rule = True
-
-    @staticmethod
-    def forward(x, y, gamma, alpha, pos_weight, hard):
-        return (_hard if hard else _soft)(x, y, gamma, alpha, pos_weight, True)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.mark_non_differentiable(output[1])
-        ctx.save_for_backward(output[1])
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_output, _):
-        (grad,) = ctx.saved_tensors
-        return grad_output * grad, None, None, None, None, None
-
-
 def binary_focal_elementwise(
     x: Tensor, y: Tensor, gamma: float, alpha: float | None, pos_weight: Tensor | None, hard: bool
 ) -> Tensor:
@@ -113,6 +90,4 @@ def binary_focal_elementwise(
     """
     if pos_weight is not None:
         pos_weight = torch.broadcast_to(pos_weight, x.shape)
-    if torch.is_grad_enabled() and x.requires_grad:
-        return _BinaryFocal.apply(x, y, gamma, alpha, pos_weight, hard)[0]
-    return (_hard if hard else _soft)(x, y, gamma, alpha, pos_weight, False)[0]
+    return closed_form(_hard if hard else _soft, x, y, gamma, alpha, pos_weight)

@@ -26,6 +26,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from losskit.functional._closed_form import closed_form
+
 
 def _forward(x: Tensor, index: Tensor, coef: Tensor | None, gamma: float, need_grad: bool):
     logp = torch.log_softmax(x, dim=1)
@@ -53,32 +55,9 @@ def _forward(x: Tensor, index: Tensor, coef: Tensor | None, gamma: float, need_g
     return loss, grad
 
 
-class _MultiClassFocal(torch.autograd.Function):
-    """Returns ``(loss, grad)``; first-order only, like the binary kernel."""
-
-    generate_vmap_rule = True
-
-    @staticmethod
-    def forward(x, index, coef, gamma):
-        return _forward(x, index, coef, gamma, True)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.mark_non_differentiable(output[1])
-        ctx.save_for_backward(output[1])
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_output, _):
-        (grad,) = ctx.saved_tensors
-        return grad * grad_output.unsqueeze(1), None, None, None
-
-
 def multiclass_focal_hard(x: Tensor, index: Tensor, coef: Tensor | None, gamma: float) -> Tensor:
     """Per-item focal loss ``(N, d...)`` of logits ``x`` ``(N, C, d...)`` and targets ``index`` ``(N, 1, d...)``.
 
     ``coef`` ``(N, 1, d...)`` holds the per-item factor ``alpha_t * w_t`` (``None``: 1).
     """
-    if torch.is_grad_enabled() and x.requires_grad:
-        return _MultiClassFocal.apply(x, index, coef, gamma)[0]
-    return _forward(x, index, coef, gamma, False)[0]
+    return closed_form(_forward, x, index, coef, gamma)
