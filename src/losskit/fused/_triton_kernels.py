@@ -9,6 +9,27 @@ import triton.language as tl
 
 
 @triton.jit
+def _logit_tile(
+    x_ptr, w_ptr, b_ptr, rows, cols, row_ok, col_ok, H,
+    HAS_BIAS: tl.constexpr, PRECISION: tl.constexpr, UPCAST: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_V: tl.constexpr, BLOCK_K: tl.constexpr,
+):  # fmt: skip
+    """The ``(BLOCK_M, BLOCK_V)`` tile of ``x @ W.T + b`` in float32, accumulated over ``H``."""
+    acc = tl.zeros((BLOCK_M, BLOCK_V), tl.float32)
+    for k0 in range(0, H, BLOCK_K):
+        ks = k0 + tl.arange(0, BLOCK_K)
+        k_ok = ks < H
+        xt = tl.load(x_ptr + rows[:, None] * H + ks[None, :], mask=row_ok[:, None] & k_ok[None, :], other=0.0)
+        wt = tl.load(w_ptr + cols[None, :] * H + ks[:, None], mask=col_ok[None, :] & k_ok[:, None], other=0.0)
+        if UPCAST:
+            xt, wt = xt.to(tl.float32), wt.to(tl.float32)
+        acc = tl.dot(xt, wt, acc, input_precision=PRECISION)
+    if HAS_BIAS:
+        acc += tl.load(b_ptr + cols, mask=col_ok, other=0.0).to(tl.float32)[None, :]
+    return acc
+
+
+@triton.jit
 def lse_kernel(
     x_ptr, w_ptr, b_ptr, tgt_ptr, lse_ptr, zt_ptr, zsum_ptr,
     N, V, H, softcap,
@@ -26,17 +47,10 @@ def lse_kernel(
     for v0 in range(0, V, BLOCK_V):
         cols = v0 + tl.arange(0, BLOCK_V)
         col_ok = cols < V
-        acc = tl.zeros((BLOCK_M, BLOCK_V), tl.float32)
-        for k0 in range(0, H, BLOCK_K):
-            ks = k0 + tl.arange(0, BLOCK_K)
-            k_ok = ks < H
-            xt = tl.load(x_ptr + rows[:, None] * H + ks[None, :], mask=row_ok[:, None] & k_ok[None, :], other=0.0)
-            wt = tl.load(w_ptr + cols[None, :] * H + ks[:, None], mask=col_ok[None, :] & k_ok[:, None], other=0.0)
-            if UPCAST:
-                xt, wt = xt.to(tl.float32), wt.to(tl.float32)
-            acc = tl.dot(xt, wt, acc, input_precision=PRECISION)
-        if HAS_BIAS:
-            acc += tl.load(b_ptr + cols, mask=col_ok, other=0.0).to(tl.float32)[None, :]
+        acc = _logit_tile(
+            x_ptr, w_ptr, b_ptr, rows, cols, row_ok, col_ok, H,
+            HAS_BIAS, PRECISION, UPCAST, BLOCK_M, BLOCK_V, BLOCK_K,
+        )  # fmt: skip
         if HAS_CAP:
             acc = softcap * (1.0 - 2.0 / (tl.exp(2.0 * acc / softcap) + 1.0))
         z_t += tl.sum(tl.where(cols[None, :] == tgt[:, None], acc, 0.0), axis=1)
@@ -67,17 +81,10 @@ def grad_kernel(
     tgt = tl.load(tgt_ptr + rows, mask=row_ok, other=-1)
     g = tl.load(g_ptr + rows, mask=row_ok, other=0.0)
     lse = tl.load(lse_ptr + rows, mask=row_ok, other=0.0)
-    acc = tl.zeros((BLOCK_M, BLOCK_V), tl.float32)
-    for k0 in range(0, H, BLOCK_K):
-        ks = k0 + tl.arange(0, BLOCK_K)
-        k_ok = ks < H
-        xt = tl.load(x_ptr + rows[:, None] * H + ks[None, :], mask=row_ok[:, None] & k_ok[None, :], other=0.0)
-        wt = tl.load(w_ptr + cols[None, :] * H + ks[:, None], mask=col_ok[None, :] & k_ok[:, None], other=0.0)
-        if UPCAST:
-            xt, wt = xt.to(tl.float32), wt.to(tl.float32)
-        acc = tl.dot(xt, wt, acc, input_precision=PRECISION)
-    if HAS_BIAS:
-        acc += tl.load(b_ptr + cols, mask=col_ok, other=0.0).to(tl.float32)[None, :]
+    acc = _logit_tile(
+        x_ptr, w_ptr, b_ptr, rows, cols, row_ok, col_ok, H,
+        HAS_BIAS, PRECISION, UPCAST, BLOCK_M, BLOCK_V, BLOCK_K,
+    )  # fmt: skip
     if HAS_CAP:
         th = 1.0 - 2.0 / (tl.exp(2.0 * acc / softcap) + 1.0)
         acc = softcap * th
