@@ -1,9 +1,12 @@
 """Core losses: forward+backward time against PyTorch and hand-written composites.
 
 One command: ``python benchmarks/bench_losses.py`` (``--quick`` for small sizes).
-Every variant runs in its own subprocess so that its peak memory (growth of the resident set
-during one forward+backward, inputs excluded) is its own. Prints a table of times, ratios
-to the baseline of the same row, peak memory, and the cost of input validation.
+
+Time: all variants of a row run in one subprocess, interleaved round-robin (A, B, C, A, B, C,
+...), so that a slow spell of a shared machine hits every variant alike; the ratio is the median
+over rounds of (variant time / first variant's time in the same round). Peak memory: every
+variant in its own subprocess (growth of the resident set during one forward+backward, inputs
+excluded). The "no validation" variants show the cost of the value checks.
 """
 
 from __future__ import annotations
@@ -108,57 +111,87 @@ def _maxrss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def run_child(row: str, variant: str, quick: bool, repeats: int) -> dict:
+def _step(spec, x, t) -> float:
+    """One forward+backward of a variant, in seconds."""
+    x.grad = None
+    with losskit.validation("novalid" not in spec):
+        start = time.perf_counter()
+        spec[-1](x, t).backward()
+        return time.perf_counter() - start
+
+
+def child_peak(row: str, variant: str, quick: bool) -> dict:
     spec = VARIANTS[row][variant]
-    kind, fn = spec[0], spec[-1]
-    if "novalid" in spec:
-        losskit.set_validation(False)
-    x, t = _make(kind, quick)
+    x, t = _make(spec[0], quick)
     x.requires_grad_(True)
     before = _maxrss_bytes()
-    fn(x, t).backward()
-    peak = _maxrss_bytes() - before
-    times = []
-    for _ in range(repeats):
-        x.grad = None
-        start = time.perf_counter()
-        fn(x, t).backward()
-        times.append(time.perf_counter() - start)
-    return {"time": statistics.median(times), "peak": peak}
+    _step(spec, x, t)
+    return {"peak": _maxrss_bytes() - before}
+
+
+def child_time(row: str, quick: bool, rounds: int) -> dict:
+    specs = VARIANTS[row]
+    x, t = _make(next(iter(specs.values()))[0], quick)
+    x.requires_grad_(True)
+    times: dict[str, list[float]] = {name: [] for name in specs}
+    for round_ in range(rounds + 1):  # round 0 warms up
+        for name, spec in specs.items():
+            elapsed = _step(spec, x, t)
+            if round_:
+                times[name].append(elapsed)
+    first = next(iter(times.values()))
+    return {
+        name: {
+            "time": statistics.median(ts),
+            "ratio": statistics.median(a / b for a, b in zip(ts, first, strict=True)),
+        }
+        for name, ts in times.items()
+    }
+
+
+def _child(*args: str) -> dict:
+    cmd = [sys.executable, __file__, *args]
+    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--child", nargs=2, metavar=("ROW", "VARIANT"), help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds per row")
+    parser.add_argument("--row", action="append", help="only these rows (repeatable)")
+    parser.add_argument("--child-time", metavar="ROW", help=argparse.SUPPRESS)
+    parser.add_argument("--child-peak", nargs=2, metavar=("ROW", "VARIANT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(run_child(*args.child, args.quick, args.repeats)))
+    if args.child_time:
+        print(json.dumps(child_time(args.child_time, args.quick, args.rounds)))
+        return
+    if args.child_peak:
+        print(json.dumps(child_peak(*args.child_peak, args.quick)))
         return
 
+    quick = ["--quick"] if args.quick else []
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"{'quick sizes' if args.quick else 'full sizes'}, median of {args.repeats} forward+backward runs"
+        f"{'quick sizes' if args.quick else 'full sizes'}, {args.rounds} interleaved rounds"
     )
-    header = f"{'loss':28s} {'variant':24s} {'ms':>9s} {'ratio':>7s} {'peak MB':>9s}"
+    header = f"{'loss':28s} {'variant':24s} {'ms':>9s} {'ratio':>7s} {'speed-up':>9s} {'peak MB':>9s}"
     print(header)
     print("-" * len(header))
     for row, variants in VARIANTS.items():
-        baseline = None
+        if args.row and row not in args.row:
+            continue
+        timed = _child("--child-time", row, "--rounds", str(args.rounds), *quick)
         for variant in variants:
-            cmd = [sys.executable, __file__, "--child", row, variant, "--repeats", str(args.repeats)]
-            if args.quick:
-                cmd.append("--quick")
-            out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip())
-            baseline = baseline or out["time"]
+            peak = _child("--child-peak", row, variant, *quick)["peak"]
+            out = timed[variant]
             print(
-                f"{row:28s} {variant:24s} {out['time'] * 1e3:9.2f} {out['time'] / baseline:7.2f} "
-                f"{out['peak'] / 2**20:9.1f}"
+                f"{row:28s} {variant:24s} {out['time'] * 1e3:9.2f} {out['ratio']:7.2f} "
+                f"{1 / out['ratio']:8.2f}x {peak / 2**20:9.1f}"
             )
     print(
-        "ratio: time over the first variant of the row (torch or the hand-written composite); "
-        "'no validation' rows show the cost of value checks (losskit.set_validation(False))."
+        "ratio: median over rounds of time / the row's first variant (torch or the hand-written "
+        "composite) in the same round; speed-up = 1 / ratio. 'no validation' rows show the cost of "
+        "value checks (losskit.set_validation(False))."
     )
 
 

@@ -13,12 +13,17 @@ Since :math:`\partial \log p_t / \partial x_j = [j = t] - p_j` and
 
 .. math::
     \partial L / \partial x_j = p_j \bigl(b / (1 - p_t) - a - b\bigr) \ (j \ne t),\qquad
-    \partial L / \partial x_t = a - (a + b)\, p_t
+    \partial L / \partial x_t = a - (a + b)\, p_t = a (1 - p_t) - b\, p_t
 
-``1 - p_t`` is the sum of the other probabilities (no cancellation), ``log p_t`` comes from
-``log_softmax``, and ``b / (1 - p_t)`` is taken as 0 where ``1 - p_t`` underflows (its limit,
-since ``m`` vanishes faster for ``gamma > 0``), so loss and gradient are finite for any logits.
-The only ``N x C`` buffer is the gradient itself.
+Numerics: ``1 - p_t`` is the sum of the other probabilities (no cancellation) and
+:math:`\log p_t = -\operatorname{log1p}((1 - p_t) / p_t)`, exact for every ``p_t`` that does not
+underflow; where it does, :math:`\log p_t = x_t - \operatorname{lse}(x)` with
+:math:`\operatorname{lse}(x) = \max x - \log \max p` (the largest probability is at least
+``1/C``). ``b / (1 - p_t)`` is taken as 0 where ``1 - p_t`` underflows (its limit, since ``m``
+vanishes faster for ``gamma > 0``), so loss and gradient are finite for any logits.
+
+Cost: the softmax is the only ``N x C`` tensor allocated (it becomes the gradient in place);
+the other passes over the logits are reductions.
 """
 
 from __future__ import annotations
@@ -28,30 +33,37 @@ from torch import Tensor
 
 from losskit.functional._closed_form import closed_form
 
+# Below this, p_t is too close to float32's underflow for log(p_t) to be trusted.
+_TINY = 2.0**-100
+
+
+def _log_p_target(x: Tensor, p_others: Tensor, index: Tensor, p_t: Tensor, one_minus: Tensor) -> Tensor:
+    """``log p_t`` from the softmax ``p_others`` (target entries zeroed) without cancellation."""
+    direct = torch.log1p(one_minus / p_t).neg_()
+    lse = x.amax(dim=1, keepdim=True) - torch.log(p_others.amax(dim=1, keepdim=True))
+    return torch.where(p_t > _TINY, direct, x.gather(1, index) - lse)
+
 
 def _forward(x: Tensor, index: Tensor, coef: Tensor | None, gamma: float, need_grad: bool):
-    logp = torch.log_softmax(x, dim=1)
-    logp_t = logp.gather(1, index)
-    p = logp.exp_()  # reuse the buffer: p = softmax(x)
+    p = torch.softmax(x, dim=1)
     p_t = p.gather(1, index)
-    mod = one_minus = None
-    if gamma != 0:
-        one_minus = p.scatter_(1, index, 0.0).sum(dim=1, keepdim=True)
-        mod = torch.pow(one_minus, gamma)
+    one_minus = p.scatter_(1, index, 0.0).sum(dim=1, keepdim=True)
+    log_pt = _log_p_target(x, p, index, p_t, one_minus)
+    mod = torch.pow(one_minus, gamma) if gamma != 0 else None
     scale = mod if coef is None else (coef if mod is None else coef * mod)
-    a = torch.full_like(logp_t, -1.0) if scale is None else -scale
-    loss = (a * logp_t).squeeze(1)
+    a = torch.full_like(log_pt, -1.0) if scale is None else -scale
+    loss = (a * log_pt).squeeze(1)
     if not need_grad:
         return loss, None
-    if one_minus is not None:
-        b = a * gamma * logp_t
+    if mod is not None:
+        b = a * gamma * log_pt
         ratio = torch.where(one_minus > 0, b / torch.where(one_minus > 0, one_minus, 1.0), 0.0)
         row = ratio - a - b
     else:
         b = torch.zeros_like(a)
         row = -a
     grad = p.mul_(row)  # entries j != t; the probabilities' buffer becomes the gradient
-    grad.scatter_(1, index, a - (a + b) * p_t)
+    grad.scatter_(1, index, a * one_minus - b * p_t)  # = a - (a + b) p_t, both terms <= 0
     return loss, grad
 
 
