@@ -180,20 +180,46 @@ def test_huber_delta_is_1345_times_the_robust_scale():
     assert torch.allclose(module(x, t), losskit.huber_loss(x, t, delta=advice.options["delta"]))
 
 
-def test_rare_positive_pos_weight_and_warnings():
+def test_rare_positives_get_an_unweighted_loss_a_tuned_threshold_and_the_weighted_alternative():
     advice = losskit.advise(np.r_[np.zeros(1990), np.ones(10)])
-    assert advice.options["pos_weight"].item() == pytest.approx(1990 / 10)
+    assert advice.row == "binary_rare" and advice.options == {}
+    assert any("tune the decision threshold" in r for r in advice.reasons)
+    assert any("pos_weight = n_neg / n_pos = 199" in r and "log(199)" in r for r in advice.reasons)
+    assert any("pos_weight=balanced" in a for a in advice.alternatives)
+    assert any("binary_focal_loss (gamma=2)" in a for a in advice.alternatives)
     assert any("accuracy will look high" in w and "99.5%" in w and "PR-AUC" in w for w in advice.warnings)
     module = advice.build()
-    assert isinstance(module, losskit.nn.BCEWithLogitsLoss)
-    assert module.pos_weight.item() == pytest.approx(199.0)
+    assert isinstance(module, losskit.nn.BCEWithLogitsLoss) and module.pos_weight is None
+
+
+def test_rare_positive_reasons_hold_on_data():
+    """Elkan's equivalence behind the row: weighting the positives by w adds log(w) to the best logit."""
+    y = torch.tensor([0.0] * 90 + [1.0] * 10)
+    z = torch.zeros((), requires_grad=True)  # one logit for every row: the minimiser is the log-odds
+    opt = torch.optim.LBFGS([z], max_iter=100, line_search_fn="strong_wolfe")
+
+    def fitted(pos_weight):
+        with torch.no_grad():
+            z.zero_()
+
+        def closure():
+            opt.zero_grad()
+            loss = losskit.binary_cross_entropy_with_logits(z.expand(100), y, pos_weight=pos_weight)
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        return float(z.detach())
+
+    w = float(losskit.imbalance.pos_weight(y))
+    assert fitted(torch.tensor(w)) - fitted(None) == pytest.approx(np.log(w), abs=1e-4)
 
 
 def test_string_labels_make_the_minority_the_positive_class():
     y = np.array(["churn"] * 30 + ["stay"] * 270)
     advice = losskit.advise(y)
     assert advice.profile.positive_class == "churn"
-    assert advice.options["pos_weight"].item() == pytest.approx(270 / 30)
+    assert any("pos_weight = n_neg / n_pos = 9" in r for r in advice.reasons)
 
 
 def test_multiclass_class_weights_are_effective_number_weights():
@@ -369,7 +395,8 @@ def test_advice_prints_and_renders_with_rich():
     advice = losskit.advise(np.r_[np.zeros(95), np.ones(5)])
     console = Console(record=True, width=120)
     console.print(advice)
-    assert "BCEWithLogitsLoss(pos_weight=tensor(19.0))" in console.export_text()
+    text = console.export_text()
+    assert "BCEWithLogitsLoss()" in text and "log(19)" in text
     assert "binary_rare" in str(advice)
 
 

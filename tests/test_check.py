@@ -84,6 +84,10 @@ def test_strong_imbalance_without_weights(g):
     y = (torch.arange(500) < 5).float()
     found = losskit.check(torch.randn(500, generator=g), y, loss=lnn.BCEWithLogitsLoss())
     assert _codes(found) == ["imbalance_without_weights"] and "1.00%" in found[0].message
+    assert "tune_threshold" in found[0].message  # the advisor's answer for one rare class
+    labels = torch.stack([y, 1 - y, (torch.arange(500) % 2).float()], dim=1)
+    found = losskit.check(torch.randn(500, 3, generator=g), labels, loss=lnn.BCEWithLogitsLoss())
+    assert "has 1.00%" in found[0].message and "pos_weight=losskit.imbalance.pos_weight" in found[0].message
     assert (
         losskit.check(torch.randn(500, generator=g), y, loss=lnn.BCEWithLogitsLoss(pos_weight=torch.tensor(99.0))) == []
     )

@@ -70,9 +70,12 @@ def test_compare_writes_every_artefact(binary_run: Path, capsys: pytest.CaptureF
         assert (out / name).is_file(), name
     summary = json.loads((out / "summary.json").read_text())
     names = [c["name"] for c in summary["candidates"]]
-    # auto = the advisor's pick (pos_weight for a ~10% minority), its focal alternative and the plain baseline
+    # auto = the advisor's pick for a ~10% minority (unweighted BCE, which is also the plain baseline) and
+    # its alternatives: focal and BCE with pos_weight=balanced (frozen from the training labels)
     assert summary["candidates"][0]["origin"] == "advisor"
     assert "binary_focal_loss" in names and names.count("binary_cross_entropy_with_logits") == 2
+    weighted = [c for c in summary["candidates"] if c["origin"] == "alternative" and "pos_weight" in c["options"]]
+    assert len(weighted) == 1 and isinstance(weighted[0]["options"]["pos_weight"], float)
     assert summary["metric"] == "pr_auc"  # the advisor's first metric for a rare positive class
     for c in summary["candidates"]:
         low, high = c["interval"]

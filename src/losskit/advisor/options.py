@@ -48,13 +48,12 @@ def _log1p(profile: TargetProfile, request: dict[str, Any]) -> tuple[dict[str, A
     return {}, {"delta": _huber_delta(profile)}
 
 
-def _pos_weight(profile: TargetProfile, request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``pos_weight`` = n_neg / n_pos."""
+def _rare_positive(profile: TargetProfile, request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """No options (tune the threshold); ``pos_weight`` = n_neg / n_pos is measured for the reasons."""
     from losskit.imbalance import pos_weight
 
-    w = torch.as_tensor(pos_weight(torch.as_tensor(profile.encoded, dtype=torch.float32)), dtype=torch.float32)
-    w = w.reshape(())
-    return {"pos_weight": w}, {"pos_weight": float(w)}
+    w = pos_weight(torch.as_tensor(profile.encoded, dtype=torch.float32))
+    return {}, {"pos_weight": float(torch.as_tensor(w).reshape(()))}
 
 
 def _label_pos_weight(profile: TargetProfile, request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -123,7 +122,7 @@ OPTION_RULES: dict[str, Rule] = {
     "none": _none,
     "huber": _huber,
     "log1p": _log1p,
-    "pos_weight": _pos_weight,
+    "rare_positive": _rare_positive,
     "label_pos_weight": _label_pos_weight,
     "class_weights": _class_weights,
     "label_smoothing": _label_smoothing,

@@ -337,16 +337,26 @@ DECISION_TABLE: tuple[Row, ...] = (
         when=((_TASK, "==", "binary"), ("imbalance_ratio", ">=", 4.0)),
         loss="binary_cross_entropy_with_logits",
         module="nn.BCEWithLogitsLoss",
-        options="pos_weight",
+        options="rare_positive",
         reasons=(
             Note(
                 "the minority class {minority_class!r} is {minority_share:.2%} of {n} rows ({minority_count} rows, "
                 "{imbalance_ratio:.1f} to 1)"
             ),
-            Note("pos_weight = n_neg / n_pos = {pos_weight:.3g} gives both classes equal total weight"),
+            Note(
+                "tune the decision threshold on validation data (losskit.evaluate.tune_threshold): at the default "
+                "0.5 a {minority_share:.2%} class is rarely predicted"
+            ),
+            Note(
+                "pos_weight = n_neg / n_pos = {pos_weight:.3g} would add log({pos_weight:.3g}) to the best logit, the "
+                "same ranking with another threshold, while multiplying the pull of each of the {minority_count} "
+                "positives: an unweighted loss with a tuned threshold keeps calibrated probabilities and less variance"
+            ),
         ),
         alternatives=(
             "binary_focal_loss (gamma=2) when easy negatives swamp the gradient",
+            "binary_cross_entropy_with_logits with pos_weight=balanced (n_neg / n_pos) when decisions must be taken "
+            "at the fixed threshold 0.5",
             "undersampling the majority, then correcting the scores for the prior shift",
         ),
         warnings=(
@@ -356,7 +366,8 @@ DECISION_TABLE: tuple[Row, ...] = (
                 "validation data"
             ),
             Note(
-                "with pos_weight the scores are not calibrated probabilities: recalibrate before reading them as such"
+                "with pos_weight or a focal loss the scores are not calibrated probabilities: recalibrate before "
+                "reading them as such"
             ),
             Note(
                 "only {minority_count} minority rows: every metric will be noisy; use stratified cross-validation",
@@ -364,6 +375,7 @@ DECISION_TABLE: tuple[Row, ...] = (
             ),
         ),
         metrics=("PR-AUC (average precision)", "ROC-AUC", "F1 and recall at the tuned threshold"),
+        reference="Elkan 2001, The Foundations of Cost-Sensitive Learning (reweighting equals a threshold change)",
     ),
     Row(
         id="binary_bce",

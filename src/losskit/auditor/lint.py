@@ -250,16 +250,20 @@ def _imbalance(input: Tensor, target: Tensor, spec: LossSpec) -> list[LintWarnin
         low = float(minority[worst])
         if low <= 0 or (1 - low) / low < IMBALANCE_RATIO:
             return []
-        label = f"label {worst} has" if t.shape[1] > 1 else "the target has"
-        return [
-            LintWarning(
-                "imbalance_without_weights",
-                "loss",
-                f"{label} {low:.2%} in its minority class ({(1 - low) / low:.1f} to 1) and the loss has no "
-                "pos_weight; pass pos_weight=losskit.imbalance.pos_weight(y) or use binary_focal_loss",
-                "pos_weight for an imbalanced target",
+        found = f"{low:.2%} in its minority class ({(1 - low) / low:.1f} to 1) and the loss has no pos_weight"
+        if t.shape[1] > 1:
+            message = (
+                f"label {worst} has {found}; pass pos_weight=losskit.imbalance.pos_weight(y) or use binary_focal_loss"
             )
-        ]
+            expected = "pos_weight for imbalanced labels"
+        else:  # the decision table's advice for one rare class: keep the loss, tune the threshold
+            message = (
+                f"the target has {found}: tune the decision threshold on validation data "
+                "(losskit.evaluate.tune_threshold), since at 0.5 the minority is rarely predicted, or pass "
+                "pos_weight=losskit.imbalance.pos_weight(y) if decisions must be taken at 0.5"
+            )
+            expected = "a tuned threshold or pos_weight for an imbalanced target"
+        return [LintWarning("imbalance_without_weights", "loss", message, expected)]
     return []
 
 

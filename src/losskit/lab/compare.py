@@ -133,13 +133,18 @@ def _advice(table: Table, y_train: np.ndarray, x_train: pd.DataFrame) -> tuple[l
 
 
 def _options_in_words(name: str, text: str) -> dict[str, Any]:
-    """``key=number`` pairs in an alternative's words that the loss accepts as keyword options."""
+    """``key=number`` (and ``key=balanced`` for weights) pairs in an alternative's words that the
+    loss accepts as keyword options."""
     from losskit import functional
 
     fn = getattr(functional, name, None)
     accepted = set(inspect.signature(fn).parameters) if fn is not None else set()
-    found = re.findall(r"([a-z_]+)=(-?[0-9.]+(?:e-?[0-9]+)?)", text)
-    return {k: float(v) for k, v in found if k in accepted and k not in ("input", "target")}
+    found = re.findall(r"([a-z_]+)=(-?[0-9.]+(?:e-?[0-9]+)?|balanced)", text)
+    return {
+        k: v if v == "balanced" else float(v)
+        for k, v in found
+        if k in accepted and k not in ("input", "target") and (v != "balanced" or k in ("weight", "pos_weight"))
+    }
 
 
 def _jsonable(options: dict[str, Any]) -> dict[str, Any]:
