@@ -46,6 +46,19 @@ def handwritten_focal(x, t, gamma=2.0):
     return (-((1 - logp.exp()) ** gamma) * logp).mean()
 
 
+def handwritten_log_cosh(x, y):
+    return torch.log(torch.cosh(x - y)).mean()  # overflows for |x - y| > 89 in float32
+
+
+QUANTILES = (0.1, 0.5, 0.9)
+
+
+def handwritten_pinball(x, y):
+    d = y.unsqueeze(-1) - x
+    q = torch.tensor(QUANTILES)
+    return torch.maximum(q * d, (q - 1) * d).mean()
+
+
 # --------------------------------------------------------------------------- variants
 
 
@@ -64,6 +77,22 @@ VARIANTS = {
     "mse (4M)": {
         "torch": ("reg", lambda x, y: F.mse_loss(x, y)),
         "losskit": ("reg", lambda x, y: losskit.mse_loss(x, y)),
+    },
+    "mae (4M)": {
+        "torch": ("reg", lambda x, y: F.l1_loss(x, y)),
+        "losskit": ("reg", lambda x, y: losskit.mae_loss(x, y)),
+    },
+    "smooth_l1 (4M)": {
+        "torch": ("reg", lambda x, y: F.smooth_l1_loss(x, y)),
+        "losskit": ("reg", lambda x, y: losskit.smooth_l1_loss(x, y)),
+    },
+    "log_cosh (4M)": {
+        "hand-written": ("reg", handwritten_log_cosh),
+        "losskit": ("reg", lambda x, y: losskit.log_cosh_loss(x, y)),
+    },
+    "pinball (1.4M x 3)": {
+        "hand-written": ("quantile", handwritten_pinball),
+        "losskit": ("quantile", lambda x, y: losskit.pinball_loss(x, y, QUANTILES)),
     },
     "huber (4M)": {
         "torch": ("reg", lambda x, y: F.huber_loss(x, y)),
@@ -102,6 +131,10 @@ def _make(kind, quick):
     if kind == "reg":
         g = torch.Generator().manual_seed(0)
         return torch.randn(n_bin, generator=g), torch.randn(n_bin, generator=g)
+    if kind == "quantile":  # about 4M predictions: 3 quantiles per target
+        g = torch.Generator().manual_seed(0)
+        n = n_bin // 3
+        return torch.randn(n, len(QUANTILES), generator=g), torch.randn(n, generator=g)
     if kind == "bin":
         return _binary_inputs(n_bin)
     return _multiclass_inputs(n_mc, c)
