@@ -115,6 +115,8 @@ def test_model_card_round_trips_and_records_the_run(binary_run: Path) -> None:
     assert {"torch", "numpy", "scikit-learn", "losskit"} <= set(data["versions"])
     assert data["metric"]["low"] <= data["metric"]["value"] <= data["metric"]["high"]
     assert len(data["reference"]["score_quantiles"]) == 201
+    assert any(r.startswith("At the default threshold 0.5") for r in data["loss"]["reasons"])
+    assert any("tuned on validation for F1 (pr_auc itself does not" in r for r in data["loss"]["reasons"])
     if "pos_weight" in data["loss"]["options"]:  # frozen as a number, not "balanced"
         assert isinstance(data["loss"]["options"]["pos_weight"], float)
     md = (binary_run / "out" / "model_card.md").read_text()
@@ -306,3 +308,23 @@ def test_optimal_start_is_the_loss_minimising_constant() -> None:
     labels = torch.tensor([1.0] + [0.0] * 9)
     bce = make_loss(Candidate("binary_cross_entropy_with_logits"), labels.numpy(), 2)
     assert float(optimal_start(bce, labels, 1)) == pytest.approx(math.log(1 / 9), rel=1e-4)  # log prior odds
+
+
+def test_threshold_effect_reports_f1_at_half_and_at_the_tuned_threshold() -> None:
+    from types import SimpleNamespace
+
+    from sklearn.metrics import f1_score, precision_score, recall_score
+
+    from losskit.lab.report import _threshold_effect
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(400) < 0.1).astype(int)
+    scores = np.clip(0.3 * y + 0.35 * rng.random(400), 0, 1)
+    tuned = {"f1": 0.5, "recall": 0.25, "precision": 0.75}
+    winner = SimpleNamespace(test_scores=scores, test_metrics=tuned)
+    text = _threshold_effect(SimpleNamespace(winner=winner, y_test=y))
+    pred = (scores >= 0.5).astype(int)
+    f1 = f1_score(y, pred)
+    recall, precision = recall_score(y, pred), precision_score(y, pred, zero_division=0)
+    assert f"F1 would be {f1:.4g} (recall {recall:.4g}, precision {precision:.4g})" in text
+    assert "at the tuned threshold it is 0.5 (recall 0.25, precision 0.75)" in text

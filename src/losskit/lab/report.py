@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import io
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -61,8 +62,27 @@ def recommendation(result: LabResult) -> list[str]:
         )
     lines += [f"Why {w.candidate.name}: {r}" for r in w.candidate.reasons]
     if w.threshold is not None:
-        lines.append(f"Decision threshold {_fmt(w.threshold)} was tuned on validation for {m.label}.")
+        target = m.label if m.needs_threshold else f"F1 ({m.label} itself does not depend on a threshold)"
+        lines.append(f"Decision threshold {_fmt(w.threshold)} was tuned on validation for {target}.")
+        if result.table.task == "binary":
+            lines.append(_threshold_effect(result))
     return lines
+
+
+def _threshold_effect(result: LabResult) -> str:
+    """What the tuned threshold buys over the default 0.5, on the winner's test scores."""
+    from losskit.evaluate import metrics
+
+    w = result.winner
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # undefined precision at 0.5 when nothing is predicted positive
+        default = metrics(result.y_test, w.test_scores, task="binary", threshold=0.5)
+    tuned = w.test_metrics
+    return (
+        f"At the default threshold 0.5 the winner's test F1 would be {_fmt(default['f1'])} (recall "
+        f"{_fmt(default['recall'])}, precision {_fmt(default['precision'])}); at the tuned threshold it is "
+        f"{_fmt(tuned['f1'])} (recall {_fmt(tuned['recall'])}, precision {_fmt(tuned['precision'])})."
+    )
 
 
 def _svg(fig: Figure) -> str:
