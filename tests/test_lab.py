@@ -328,3 +328,53 @@ def test_threshold_effect_reports_f1_at_half_and_at_the_tuned_threshold() -> Non
     recall, precision = recall_score(y, pred), precision_score(y, pred, zero_division=0)
     assert f"F1 would be {f1:.4g} (recall {recall:.4g}, precision {precision:.4g})" in text
     assert "at the tuned threshold it is 0.5 (recall 0.25, precision 0.75)" in text
+
+
+def test_log_to_tensorboard_writes_every_epoch_of_every_candidate(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")  # part of the dev extra
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _regression_frame(120).to_csv(tmp_path / "d.csv", index=False)
+    args = ["compare", str(tmp_path / "d.csv"), "--target", "y", "--losses", "mse,mae", "--out", str(tmp_path / "o")]
+    assert main([*args, "--log-to", "tensorboard", *FAST]) == 0
+    logged: dict[str, dict[int, float]] = {}
+    for row in csv.DictReader((tmp_path / "o" / "metrics.csv").open()):
+        logged.setdefault(row["loss"], {})[int(row["epoch"])] = float(row["val_ref"])
+    runs = sorted((tmp_path / "o" / "tensorboard").iterdir())
+    assert [r.name for r in runs] == ["0_mse_loss", "1_mae_loss"]
+    for run, name in zip(runs, ("mse_loss", "mae_loss"), strict=True):
+        events = EventAccumulator(str(run)).Reload()
+        tags = set(events.Tags()["scalars"])
+        assert {"fold0/train_loss", "fold0/val_loss", "fold0/train_ref", "fold0/val_ref"} <= tags
+        scalars = {e.step: e.value for e in events.Scalars("fold0/val_ref")}
+        assert scalars.keys() == logged[name].keys()
+        for epoch, value in logged[name].items():
+            assert scalars[epoch] == pytest.approx(value, rel=1e-6)
+
+
+def test_log_to_mlflow_logs_one_run_per_candidate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """mlflow's API as a recording stand-in module (the package itself is not a dev dependency)."""
+    import contextlib
+    import importlib.machinery
+    import sys
+    import types
+
+    calls: list[tuple] = []
+    fake = types.ModuleType("mlflow")
+    fake.__spec__ = importlib.machinery.ModuleSpec("mlflow", None)
+    fake.start_run = lambda run_name: (calls.append(("run", run_name)), contextlib.nullcontext())[1]
+    fake.log_params = lambda params: calls.append(("params", params))
+    fake.log_metrics = lambda metrics, step: calls.append(("metrics", step, metrics))
+    fake.log_metric = lambda key, value: calls.append(("metric", key, value))
+    monkeypatch.setitem(sys.modules, "mlflow", fake)
+
+    _regression_frame(120).to_csv(tmp_path / "d.csv", index=False)
+    args = ["compare", str(tmp_path / "d.csv"), "--target", "y", "--losses", "mse,mae", "--out", str(tmp_path / "o")]
+    assert main([*args, "--log-to", "mlflow", *FAST]) == 0
+    assert [c[1] for c in calls if c[0] == "run"] == ["mse_loss", "mae_loss"]
+    assert [c[1]["loss"] for c in calls if c[0] == "params"] == ["mse_loss", "mae_loss"]
+    epochs = list(csv.DictReader((tmp_path / "o" / "metrics.csv").open()))
+    logged = [c for c in calls if c[0] == "metrics"]
+    assert len(logged) == len(epochs)
+    assert logged[0][1] == 1 and {"fold0_train_loss", "fold0_val_loss", "fold0_val_ref"} <= set(logged[0][2])
+    assert [c[1] for c in calls if c[0] == "metric"] == ["test_mae", "test_mae"]
