@@ -36,6 +36,7 @@ def _triplet_case(mining, distance, soft_margin):
         module=(lnn.TripletLoss, {}),
         count=count,
         batch_separable=False,
+        fullgraph=False,
         bad=_triplet_bad() if (mining, distance, soft_margin) == ("batch_hard", "euclidean", False) else [],
     )
 
@@ -299,5 +300,6 @@ CASES = [
         _groups_flat,
         count=_pairs_flat,
         batch_separable=False,
+        fullgraph=False,
     ),
 ]

@@ -55,6 +55,7 @@ CASES = [
         module=(lnn.LinearCrossEntropyLoss, {"z_loss": 0.01}),
         count=_count,
         split=_split,
+        fullgraph=False,
         bad=_bad(),
     ),
     LossCase(
@@ -64,5 +65,6 @@ CASES = [
         diff=(0, 1),
         count=_count,
         split=_split,
+        fullgraph=False,
     ),
 ]

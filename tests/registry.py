@@ -54,6 +54,8 @@ class LossCase:
         empty: whether ``make(0, ...)`` is a valid (empty) batch.
         half: whether fp16/bf16 inputs are supported (computed in float32 inside).
         half_atol: tolerance of the half-precision result against float32.
+        fullgraph: whether ``torch.compile`` traces it in one graph (losses whose shapes depend
+            on data, or that opt out of tracing, compile with graph breaks instead).
         bad: bad inputs that must raise.
     """
 
@@ -69,6 +71,7 @@ class LossCase:
     empty: bool = True
     half: bool = True
     half_atol: float = 5e-2
+    fullgraph: bool = True
     bad: list[BadInput] = field(default_factory=list)
 
     def __repr__(self) -> str:  # readable pytest ids

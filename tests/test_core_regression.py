@@ -104,6 +104,22 @@ def test_pinball_monotone_rearranges_crossing_quantiles():
     torch.testing.assert_close(g, torch.tensor([[0.1, -0.5, -0.1]]))
 
 
+def test_pinball_quantile_checks_for_sequences_and_tensors():
+    x, y = torch.randn(4, 3), torch.randn(4)
+    tensor_q = torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64)
+    torch.testing.assert_close(losskit.pinball_loss(x, y, tensor_q), losskit.pinball_loss(x, y, [0.1, 0.5, 0.9]))
+    np_q = np.array([0.1, 0.5, 0.9], dtype=np.float32)
+    torch.testing.assert_close(losskit.pinball_loss(x, y, np_q), losskit.pinball_loss(x, y, tensor_q.float()))
+    bad_cases = (([0.1, float("nan"), 0.9], False), ([0.1, 0.5, 0.5], True), (torch.tensor([0.1, 0.5, 1.0]), False))
+    for bad, monotone in bad_cases:
+        with pytest.raises(losskit.LossInputError, match="`quantiles`"):
+            losskit.pinball_loss(x, y, bad, monotone=monotone)
+    with losskit.validation(False):
+        losskit.pinball_loss(x, y, torch.tensor([0.9, 0.5, 0.1]), monotone=True)  # a tensor's values are not read
+        with pytest.raises(losskit.LossInputError, match="`quantiles`"):  # a Python sequence is checked for free
+            losskit.pinball_loss(x, y, [0.1, 0.5, 1.5])
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     n=st.integers(1, 15),

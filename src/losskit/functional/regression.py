@@ -8,6 +8,7 @@ the unreduced loss. Reductions follow :func:`losskit._reduction.reduce_loss`:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -25,6 +26,7 @@ from losskit._validation import (
     check_same_shape,
     check_scalar_range,
     describe,
+    values_checked,
 )
 
 __all__ = ["huber_loss", "log_cosh_loss", "mae_loss", "mse_loss", "pinball_loss", "smooth_l1_loss"]
@@ -178,14 +180,28 @@ _smooth_l1 = _elementwise("smooth_l1_loss", lambda x, y, beta: TF.smooth_l1_loss
 _log_cosh = _elementwise("log_cosh_loss", lambda x, y: _log_cosh_formula(x - y))
 
 
-def _quantile_tensor(quantiles: Sequence[float] | Tensor, like: Tensor) -> Tensor:
-    q = torch.as_tensor(quantiles, dtype=torch.float64)
-    if q.dim() == 0:
-        q = q.reshape(1)
+def _quantile_tensor(quantiles: Sequence[float] | Tensor, like: Tensor, *, increasing: bool) -> Tensor:
+    if isinstance(quantiles, Tensor):
+        q = quantiles.detach().reshape(-1) if quantiles.dim() == 0 else quantiles.detach()
+    else:
+        values = [quantiles] if isinstance(quantiles, (int, float)) else list(quantiles)
+        q = torch.tensor(values, dtype=torch.float64)
     if q.dim() != 1 or q.numel() == 0:
         raise LossInputError("quantiles", "a non-empty 1-D sequence of floats", describe(q))
-    if not bool(((q > 0) & (q < 1)).all()):
+    # A Python sequence is checked in Python (free, and no graph break under torch.compile);
+    # a tensor of quantiles is read like any other value check, so it can be switched off.
+    if isinstance(quantiles, Tensor):
+        checked = values_checked()
+        inside = not checked or bool(((q > 0) & (q < 1)).all())
+        ordered = not (checked and increasing) or bool((q[1:] > q[:-1]).all())
+    else:
+        values = [float(v) for v in values]
+        inside = all(0 < v < 1 for v in values)
+        ordered = not increasing or all(a < b for a, b in itertools.pairwise(values))
+    if not inside:
         raise LossInputError("quantiles", "strictly inside (0, 1)", q.tolist())
+    if not ordered:
+        raise LossInputError("quantiles", "strictly increasing when monotone=True", q.tolist())
     return q.to(device=like.device, dtype=like.dtype)
 
 
@@ -224,11 +240,9 @@ def pinball_loss(
     if input.dim() == 0:
         raise LossInputError("input", "a tensor of shape (*, Q)", describe(input))
     check_same_shape("target", target, input.shape[:-1], "`input` without its quantile dimension")
-    q = _quantile_tensor(quantiles, input)
+    q = _quantile_tensor(quantiles, input, increasing=monotone)
     if q.numel() != input.shape[-1]:
         raise LossInputError("quantiles", f"{input.shape[-1]} levels (the last dimension of `input`)", q.numel())
-    if monotone and q.numel() > 1 and not bool((q[1:] > q[:-1]).all()):
-        raise LossInputError("quantiles", "strictly increasing when monotone=True", q.tolist())
     dtype = compute_dtype(input)
     x = upcast(input, dtype)
     if monotone:
