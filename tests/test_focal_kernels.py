@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.utils.checkpoint
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -80,6 +81,25 @@ def test_gradient_accumulates_into_an_existing_grad(case):
     xe = x.clone().requires_grad_()
     (expected,) = torch.autograd.grad(ref(xe).sum(), xe)
     torch.testing.assert_close(xr.grad, expected + 1)
+
+
+@pytest.mark.parametrize("how", ["checkpoint", "checkpoint-reentrant", "save_on_cpu"])
+@pytest.mark.parametrize("case", _cases(), ids=lambda c: c[0])
+def test_gradient_under_activation_checkpointing_and_saved_tensor_hooks(case, how):
+    _, x, _, ours, ref = case
+    lin = torch.nn.Linear(5, 5, dtype=f64)
+    xe = x.clone().requires_grad_()
+    (expected,) = torch.autograd.grad(ref(lin(xe)).sum(), lin.weight)
+    xr = x.clone().requires_grad_(how == "checkpoint-reentrant")  # reentrant needs an input with grad
+    if how == "save_on_cpu":
+        with torch.autograd.graph.save_on_cpu():
+            out = ours(lin(xr)).sum()
+    else:
+        fn = lambda z: ours(lin(z)).sum()  # noqa: E731
+        out = torch.utils.checkpoint.checkpoint(fn, xr, use_reentrant=how == "checkpoint-reentrant")
+    lin.zero_grad()
+    out.backward()  # the reentrant variant supports .backward() only
+    torch.testing.assert_close(lin.weight.grad, expected)
 
 
 def test_multiclass_float32_matches_float64_near_certainty_and_underflow():

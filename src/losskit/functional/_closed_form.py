@@ -7,6 +7,11 @@ large tensor costs page faults that are slower than the arithmetic on it. When t
 kept (``retain_graph=True``) a later backward recomputes the gradient from the saved inputs.
 Under ``torch.func`` transforms and ``torch.compile`` the buffer is saved and multiplied out of
 place, the plain ``autograd.Function`` contract.
+
+The in-place buffer lives on the autograd context, not on its saved-tensor list, so
+``torch.autograd.graph.saved_tensors_hooks`` (``save_on_cpu``, non-reentrant activation
+checkpointing) see the inputs but not the buffer: gradients stay exact (tested), but an
+offloading hook does not move the buffer off the device.
 """
 
 from __future__ import annotations
