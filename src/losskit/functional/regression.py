@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -25,6 +26,7 @@ from losskit._validation import (
     check_reduction,
     check_same_shape,
     check_scalar_range,
+    check_values_in_range,
     describe,
     values_checked,
 )
@@ -184,22 +186,18 @@ def _quantile_tensor(quantiles: Sequence[float] | Tensor, like: Tensor, *, incre
     if isinstance(quantiles, Tensor):
         q = quantiles.detach().reshape(-1) if quantiles.dim() == 0 else quantiles.detach()
     else:
-        values = [quantiles] if isinstance(quantiles, (int, float)) else list(quantiles)
+        values = [quantiles] if isinstance(quantiles, numbers.Real) else list(quantiles)
         q = torch.tensor(values, dtype=torch.float64)
     if q.dim() != 1 or q.numel() == 0:
         raise LossInputError("quantiles", "a non-empty 1-D sequence of floats", describe(q))
-    # A Python sequence is checked in Python (free, and no graph break under torch.compile);
-    # a tensor of quantiles is read like any other value check, so it can be switched off.
-    if isinstance(quantiles, Tensor):
-        checked = values_checked()
-        inside = not checked or bool(((q > 0) & (q < 1)).all())
-        ordered = not (checked and increasing) or bool((q[1:] > q[:-1]).all())
-    else:
+    if isinstance(quantiles, Tensor):  # a value check like any other: it can be switched off
+        check_values_in_range("quantiles", q, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
+        ordered = not (increasing and values_checked()) or bool((q[1:] > q[:-1]).all())
+    else:  # checked in Python: free, and no graph break under torch.compile
         values = [float(v) for v in values]
-        inside = all(0 < v < 1 for v in values)
+        for v in values:
+            check_scalar_range("quantiles", v, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
         ordered = not increasing or all(a < b for a, b in itertools.pairwise(values))
-    if not inside:
-        raise LossInputError("quantiles", "strictly inside (0, 1)", q.tolist())
     if not ordered:
         raise LossInputError("quantiles", "strictly increasing when monotone=True", q.tolist())
     return q.to(device=like.device, dtype=like.dtype)
