@@ -191,7 +191,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds per row")
-    parser.add_argument("--row", action="append", help="only these rows (repeatable)")
+    parser.add_argument("--row", action="append", choices=list(VARIANTS), help="only these rows (repeatable)")
     parser.add_argument("--child-time", metavar="ROW", help=argparse.SUPPRESS)
     parser.add_argument("--child-peak", nargs=2, metavar=("ROW", "VARIANT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
