@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.losskit-installed
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test test-explore lint bench
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m pytest -q -n 2 --dist loadfile
+
+# The property tests again with fresh randomness (make test derandomises them); run it often.
+test-explore: $(STAMP)
+	HYPOTHESIS_PROFILE=explore $(PY) -m pytest -q -n 2 -p no:cacheprovider $$(grep -l "from hypothesis" tests/test_*.py)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

@@ -3,6 +3,13 @@ import sys
 
 import pytest
 import torch
+from hypothesis import settings
+
+# Property tests are derandomised by default, so `make test` (and CI) gives the same result on
+# every run; `make test-explore` runs them again with fresh randomness.
+settings.register_profile("deterministic", derandomize=True, database=None, deadline=None)
+settings.register_profile("explore", derandomize=False, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 sys.path.insert(0, os.path.dirname(__file__))
 

@@ -23,7 +23,9 @@ def _reference(kind: str, a: list[float], b: list[float], eps: float = 1e-7) -> 
     """torchvision's ``*_box_iou_loss`` for one pair, in plain Python floats.
 
     eps only where torchvision puts it: ``union + eps``, ``area_c + eps``, ``diag^2 + eps``,
-    and in alpha; the CIoU aspect ratios are ``w / h`` without eps.
+    and in alpha; the CIoU aspect ratios are ``w / h`` without eps. One documented change: the
+    IoU is ``(inter + eps) / (union + eps)`` (torchvision: ``inter / (union + eps)``), which
+    keeps the losses continuous at zero-area boxes.
     """
     ax1, ay1, ax2, ay2 = a
     bx1, by1, bx2, by2 = b
@@ -31,7 +33,7 @@ def _reference(kind: str, a: list[float], b: list[float], eps: float = 1e-7) -> 
     ih = max(0.0, min(ay2, by2) - max(ay1, by1))
     inter = iw * ih
     union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
-    iou = inter / (union + eps)
+    iou = (inter + eps) / (union + eps)
     cw = max(ax2, bx2) - min(ax1, bx1)
     ch = max(ay2, by2) - min(ay1, by1)
     if kind == "iou":
@@ -55,7 +57,7 @@ def _reference_torch(kind: str, b1: torch.Tensor, b2: torch.Tensor) -> torch.Ten
         ih = (torch.min(a[3], b[3]) - torch.max(a[1], b[1])).clamp(min=0)
         inter = iw * ih
         union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-        iou = inter / (union + 1e-7)
+        iou = (inter + 1e-7) / (union + 1e-7)
         cw = torch.max(a[2], b[2]) - torch.min(a[0], b[0])
         ch = torch.max(a[3], b[3]) - torch.min(a[1], b[1])
         loss = 1 - iou
@@ -93,7 +95,7 @@ def test_matches_torchvision_formulas(kind: str) -> None:
     # eps in the CIoU aspect ratios is the one intended difference: ~eps / h^2 with h >= 0.5
     torch.testing.assert_close(ours, ref, rtol=0, atol=1e-9 if kind != "ciou" else 1e-6)
     iou = 1 - iou_loss(b1, b2, reduction="none")
-    assert (iou == 0).any() and (iou > 0.1).any()  # disjoint and overlapping pairs both occur
+    assert (iou < 1e-6).any() and (iou > 0.1).any()  # disjoint and overlapping pairs both occur
 
 
 @pytest.mark.parametrize("kind", LOSSES)
@@ -149,19 +151,19 @@ def test_hand_derived_values(kind: str, a, b, expected) -> None:
 def test_eps_reaches_every_division() -> None:
     """With eps = 1 each denominator visibly grows by 1."""
     d = torch.float64
-    # IoU 1/4 becomes 1 / (4 + 1)
+    # IoU 1/4 becomes (1 + 1) / (4 + 1)
     assert iou_loss(
         torch.tensor([[0, 0, 1, 1.0]], dtype=d), torch.tensor([[0, 0, 2, 2.0]], dtype=d), eps=1.0
-    ).item() == (pytest.approx(1 - 1 / 5))
+    ).item() == (pytest.approx(1 - 2 / 5))
     disjoint = torch.tensor([[0, 0, 1, 1.0]], dtype=d), torch.tensor([[2, 0, 3, 1.0]], dtype=d)
-    # GIoU: (|C| - U) / (|C| + 1) = 1 / 4; DIoU: rho^2 / (c^2 + 1) = 4 / 11
-    assert giou_loss(*disjoint, eps=1.0).item() == pytest.approx(1 + 1 / 4)
-    assert diou_loss(*disjoint, eps=1.0).item() == pytest.approx(1 + 4 / 11)
+    # IoU (0 + 1) / (2 + 1); GIoU: (|C| - U) / (|C| + 1) = 1 / 4; DIoU: rho^2 / (c^2 + 1) = 4 / 11
+    assert giou_loss(*disjoint, eps=1.0).item() == pytest.approx(1 - 1 / 3 + 1 / 4)
+    assert diou_loss(*disjoint, eps=1.0).item() == pytest.approx(1 - 1 / 3 + 4 / 11)
     # CIoU: a 2x1 box against a 1x1 box with eps = 1: aspect angles atan(2 / 2) and atan(1 / 2),
-    # IoU 1 / (2 + 1) = 1/3, centres (1, 0.5) and (0.5, 0.5): rho^2 / (c^2 + 1) = 0.25 / 6.
+    # IoU (1 + 1) / (2 + 1) = 2/3, centres (1, 0.5) and (0.5, 0.5): rho^2 / (c^2 + 1) = 0.25 / 6.
     b1, b2 = torch.tensor([[0, 0, 2, 1.0]], dtype=d), torch.tensor([[0, 0, 1, 1.0]], dtype=d)
     v = 4 / math.pi**2 * (math.atan(0.5) - math.atan(1.0)) ** 2
-    expected = 1 - 1 / 3 + 0.25 / 6 + v / (1 - 1 / 3 + v + 1.0) * v
+    expected = 1 - 2 / 3 + 0.25 / 6 + v / (1 - 2 / 3 + v + 1.0) * v
     assert ciou_loss(b1, b2, eps=1.0).item() == pytest.approx(expected)
 
 
@@ -209,6 +211,25 @@ def test_zero_width_and_height_boxes_give_finite_values_and_gradients(kind: str,
     assert a.grad.abs().max() < 10 and b.grad.abs().max() < 10
 
 
+@pytest.mark.parametrize("kind", LOSSES)
+@pytest.mark.parametrize("gap", [0.0, 3.3e-85, 1e-15, 1e-12])
+def test_continuous_at_zero_area_boxes(kind: str, gap: float) -> None:
+    """Two zero-area boxes a hair apart score like identical ones (they used to jump to 1).
+
+    The first pair is hypothesis's falsifying example: a point at the origin and one 3.3e-85
+    to its right, which become identical after a shift by 1.0 in float64.
+    """
+    d = torch.float64
+    for a in ([0.0, 0.0, 0.0, 0.0], [4.0, 0.0, 4.0, 5.0], [0.0, 2.0, 3.0, 2.0]):
+        b1 = torch.tensor([a], dtype=d)
+        b2 = b1 + torch.tensor([gap, 0.0, gap, 0.0], dtype=d)
+        # GIoU's penalty is gap x height / eps here: 5e-12 / 1e-7 at the largest gap
+        assert LOSSES[kind](b1, b2).item() == pytest.approx(0.0, abs=1e-4)
+    # and a zero-width box next to a thin one of width 1e-9: the IoU is near 1, not near 0
+    thin = torch.tensor([[4.0, 0.0, 4.0 + 1e-9, 5.0]], dtype=d)
+    assert LOSSES[kind](torch.tensor([[4.0, 0.0, 4.0, 5.0]], dtype=d), thin).item() < 0.1
+
+
 def test_half_precision_areas_beyond_fp16_range_are_computed_in_float32() -> None:
     # areas of 400 x 300 = 120000 overflow float16 (max 65504); computed in float32 they do not
     b1 = torch.tensor([[0.0, 0.0, 400.0, 300.0]])
@@ -253,11 +274,15 @@ def test_properties(a, b, shift, scale) -> None:
     assert values["iou"] - 1e-12 <= values["diou"] <= 2
     assert values["diou"] - 1e-12 <= values["ciou"]
     offset = torch.tensor([shift[0], shift[1], shift[0], shift[1]], dtype=torch.float64)
+    big_enough = min(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1]) > 1e-2
     for kind, fn in LOSSES.items():
         # symmetric in its two arguments
         assert fn(b2, b1).item() == pytest.approx(values[kind], abs=1e-9)
-        # translation invariant, and scale invariant up to eps
-        assert fn(b1 + offset, b2 + offset).item() == pytest.approx(values[kind], abs=1e-6)
-        big_enough = min(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1]) > 1e-2
-        if big_enough:
+        # translation invariant, and scale invariant up to eps. Near zero-area boxes the losses
+        # are continuous but steep (slope up to side / eps = 3e8), so the float64 rounding of a
+        # shift by up to 50 (about 1e-14) can move them by a few 1e-6 there.
+        shifted = fn(b1 + offset, b2 + offset).item()
+        assert shifted == pytest.approx(values[kind], abs=1e-6 if big_enough else 1e-4)
+        # eps / area moves with the scale: check where the scaled areas stay above 0.01
+        if min(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1]) * min(scale, 1.0) > 0.1:
             assert fn(b1 * scale, b2 * scale).item() == pytest.approx(values[kind], abs=1e-4)

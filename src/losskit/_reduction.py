@@ -108,12 +108,18 @@ def count_items(
         sample_weight: per-item weights broadcastable to ``target``.
 
     Returns:
-        A 0-d float32 tensor. Sum it over micro-batches (and ranks, see
-        :func:`all_reduce_num_items`) and pass it as ``num_items`` so that the sum of the
-        micro-batch losses equals the full-batch mean.
+        A 0-d float32 tensor (float64 when ``weight`` or ``sample_weight`` is). Sum it over
+        micro-batches (and ranks, see :func:`all_reduce_num_items`) and pass it as
+        ``num_items`` so that the sum of the micro-batch losses equals the full-batch mean.
     """
     integer = not target.is_floating_point()
-    per = torch.ones(target.shape, dtype=torch.float32, device=target.device)
+    # float32, or float64 when a weight is float64: a float32 count of float64 weights would
+    # round the denominator and the micro-batch losses would no longer sum to the full mean.
+    dtype = torch.float32
+    for w in (weight, sample_weight):
+        if w is not None and w.is_floating_point():
+            dtype = torch.promote_types(dtype, w.dtype)
+    per = torch.ones(target.shape, dtype=dtype, device=target.device)
     if integer and ignore_index is not None:
         valid = target != ignore_index
         per = per * valid
@@ -123,9 +129,9 @@ def count_items(
         if not integer:
             raise LossInputError("weight", "used with integer class-index targets", describe(target))
         idx = target if valid is None else torch.where(valid, target, torch.zeros_like(target))
-        per = per * weight.to(torch.float32)[idx]
+        per = per * weight.to(dtype)[idx]
     if sample_weight is not None:
-        per = per * sample_weight.to(torch.float32)
+        per = per * sample_weight.to(dtype)
     return per.sum()
 
 
@@ -142,7 +148,7 @@ def all_reduce_num_items(num_items: Tensor | int | float, *, ddp_mean: bool = Tr
             ``False`` when gradients are summed, or to get the plain global count.
     """
     t = num_items if isinstance(num_items, Tensor) else torch.tensor(float(num_items))
-    t = t.detach().to(torch.float32).clone()
+    t = t.detach().to(torch.promote_types(t.dtype, torch.float32)).clone()
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():

@@ -9,7 +9,7 @@ With intersection :math:`I`, union :math:`U`, smallest enclosing box :math:`C` (
 and ``eps`` (:math:`\varepsilon`):
 
 .. math::
-    \mathrm{IoU} &= I / (U + \varepsilon) \\
+    \mathrm{IoU} &= (I + \varepsilon) / (U + \varepsilon) \\
     \ell_\mathrm{IoU} &= 1 - \mathrm{IoU} \\
     \ell_\mathrm{GIoU} &= 1 - \mathrm{IoU} + (|C| - U) / (|C| + \varepsilon) \\
     \ell_\mathrm{DIoU} &= 1 - \mathrm{IoU} + \rho^2 / (c^2 + \varepsilon) \\
@@ -19,16 +19,19 @@ and ``eps`` (:math:`\varepsilon`):
 
 These are the formulas of torchvision's ``box_iou``/``generalized_box_iou_loss``/
 ``distance_box_iou_loss``/``complete_box_iou_loss`` (Rezatofighi et al. 2019, "Generalized
-Intersection over Union"; Zheng et al. 2020, "Distance-IoU Loss"), with three differences:
+Intersection over Union"; Zheng et al. 2020, "Distance-IoU Loss"), with these differences:
 
 * ``eps`` reaches every division, including the aspect ratios ``w / h`` of CIoU (torchvision
   divides by ``h`` directly, so a zero-height box gives inf/NaN gradients);
-* a pair of *identical* boxes has IoU exactly 1 and every loss exactly 0, including
-  zero-area boxes, where :math:`I / (U + \varepsilon)` would be :math:`0 / \varepsilon = 0`
-  (torchvision's GIoU gives 1 there, pytorch/vision#7746);
-* at exactly degenerate configurations, where an eps-regularised ratio is :math:`0/\varepsilon`
-  and its slope of order :math:`1/\varepsilon` (which overflows float16 gradients), the term
-  keeps its value but is held constant: the IoU of two zero-area boxes (0, unless identical),
+* the IoU is smoothed in its numerator too, :math:`(I + \varepsilon) / (U + \varepsilon)`
+  (torchvision: :math:`I / (U + \varepsilon)`; the two differ by less than
+  :math:`\varepsilon / U`). This makes every loss continuous in the boxes: a pair of
+  *identical* boxes has IoU exactly 1 and every loss exactly 0, including zero-area boxes, and
+  two zero-area boxes a hair apart stay near 0 (with :math:`I / (U + \varepsilon)` they jump
+  to 1; torchvision's GIoU gives 1 even for identical zero-area boxes, pytorch/vision#7746);
+* at exactly degenerate configurations, where an eps-regularised ratio has a slope of order
+  :math:`1/\varepsilon` (which overflows float16 gradients), the term keeps its value but is
+  held constant: the IoU of two zero-area boxes (1),
   the GIoU penalty when the enclosing box has zero area, and the CIoU aspect angle of a point
   box (0). Zero-width or zero-height boxes therefore give finite values and gradients in every
   dtype;
@@ -104,13 +107,13 @@ class _Geometry:
         inter_h = (torch.minimum(y2a, y2b) - torch.maximum(y1a, y1b)).clamp(min=0)
         inter = inter_w * inter_h
         self.union = self.w1 * self.h1 + self.w2 * self.h2 - inter
-        zero = torch.zeros_like(inter)
-        # Identical boxes have IoU 1 by definition (for zero-area boxes I / (U + eps) is 0 / eps).
-        # Two zero-area boxes (U = 0) have IoU 0 and no gradient through it: the eps-regularised
-        # ratio would have a slope of order 1 / eps there (1e7, which overflows float16).
-        identical = (x1a == x1b) & (y1a == y1b) & (x2a == x2b) & (y2a == y2b)
-        ratio = torch.where(self.union > 0, inter / (self.union + eps), zero)
-        self.iou = torch.where(identical, torch.ones_like(inter), ratio)
+        # The eps-smoothed ratio (I + eps) / (U + eps) is continuous everywhere: identical boxes
+        # give exactly 1 (I == U in floating point), and so do nearly identical zero-area boxes
+        # (I / (U + eps) would jump from 1 to 0 there). Two zero-area boxes (U = 0) keep the
+        # value 1 without a gradient: the slope there would be of order 1 / eps (1e7, which
+        # overflows float16).
+        ratio = (inter + eps) / (self.union + eps)
+        self.iou = torch.where(self.union > 0, ratio, torch.ones_like(ratio).detach())
         # Smallest enclosing box.
         self.enc_w = torch.maximum(x2a, x2b) - torch.minimum(x1a, x1b)
         self.enc_h = torch.maximum(y2a, y2b) - torch.minimum(y1a, y1b)
@@ -156,7 +159,7 @@ def iou_loss(
     reduction: str = "mean",
     num_items: NumItems = None,
 ) -> Tensor:
-    r"""IoU loss :math:`1 - I / (U + \varepsilon)` of paired xyxy boxes.
+    r"""IoU loss :math:`1 - (I + \varepsilon) / (U + \varepsilon)` of paired xyxy boxes.
 
     Args:
         boxes1: boxes ``(*, 4)`` as ``(x1, y1, x2, y2)``, e.g. predictions ``(N, 4)``.
