@@ -438,7 +438,7 @@ def test_arcface_fp16_under_autocast_is_finite():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = head(x, torch.tensor([0, 1, 2, 3, 0, 1]))
     out.backward()
-    assert torch.isfinite(out) and torch.isfinite(x.grad.float()).all() and torch.isfinite(head.weight.grad).all()
+    assert torch.isfinite(out) and torch.isfinite(x.grad.float()).all() and torch.isfinite(head.centers.grad).all()
 
 
 def test_cosface_matches_formula():
@@ -464,11 +464,11 @@ def test_margin_zero_reduces_to_normalised_softmax():
 def test_margin_modules_hold_and_train_their_centres(cls):
     torch.manual_seed(0)
     head = cls(4, 3, scale=8.0)
-    assert head.weight.shape == (3, 4)
+    assert head.centers.shape == (3, 4)
     x = torch.randn(30, 4)
     target = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
     fn = losskit.arcface_loss if cls is lnn.ArcFace else losskit.cosface_loss
-    torch.testing.assert_close(head(x, target), fn(x, head.weight, target, scale=8.0))
+    torch.testing.assert_close(head(x, target), fn(x, head.centers, target, scale=8.0))
     opt = torch.optim.SGD(head.parameters(), lr=0.5)
     first = head(x, target).item()
     for _ in range(10):
@@ -477,7 +477,7 @@ def test_margin_modules_hold_and_train_their_centres(cls):
         opt.step()
     assert head(x, target).item() < first
     assert head.cosine(x).shape == (30, 3)
-    assert set(head.state_dict()) == {"weight"}
+    assert set(head.state_dict()) == {"centers"}
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True])

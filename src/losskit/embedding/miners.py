@@ -12,8 +12,10 @@ those sets:
 * :func:`batch_all_triplet_losses`: every valid triplet; it returns the losses directly,
   because listing ``O(B^3)`` triplets would not fit in memory.
 
-The two index miners return indices only (no gradient): the loss then recomputes the distances
-of the mined pairs from the embeddings, so backward costs ``O(B * D)``. They rank candidates
+The two index miners return indices only (no gradient): :func:`mined_triplet_losses` then
+recomputes the distances of the mined pairs from the embeddings in chunks, forward and
+backward, so no ``A x D`` tensor of gathered embeddings is ever built (semi-hard mining with
+two classes gives ``A ~ B^2 / 2`` triplets). They rank candidates
 with :class:`~losskit.embedding.distances.DistanceOrder` in blocks of anchors, so their working
 memory is ``O(block * B)`` and never ``B x B x B``: the semi-hard search either compares each
 anchor's positives with all of its negatives (few positives per anchor) or sorts each anchor's
@@ -29,9 +31,15 @@ import torch.nn.functional as TF
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from losskit.embedding.distances import DistanceOrder
+from losskit.embedding.distances import DistanceOrder, paired_distance
 
-__all__ = ["batch_all_triplet_losses", "batch_hard_triplets", "label_masks", "semi_hard_triplets"]
+__all__ = [
+    "batch_all_triplet_losses",
+    "batch_hard_triplets",
+    "label_masks",
+    "mined_triplet_losses",
+    "semi_hard_triplets",
+]
 
 Triplets = tuple[Tensor, Tensor, Tensor]
 
@@ -253,3 +261,59 @@ def batch_all_triplet_losses(dist: Tensor, labels: Tensor, margin: float, soft_m
     """
     pos, neg = label_masks(labels)
     return _BatchAllTriplet.apply(dist, pos, neg, 0.0 if soft_margin else float(margin), soft_margin)
+
+
+def _triplet_terms(x: Tensor, a: Tensor, p: Tensor, n: Tensor, distance: str, margin: float, soft: bool) -> Tensor:
+    anchors = x.index_select(0, a)
+    diff = paired_distance(anchors, x.index_select(0, p), distance) - paired_distance(
+        anchors, x.index_select(0, n), distance
+    )
+    return TF.softplus(diff) if soft else (diff + margin).clamp_min(0.0)
+
+
+def _chunks(count: int, width: int) -> list[slice]:
+    """Slices of ``count`` triplets holding about ``_BLOCK_ELEMENTS`` gathered entries of ``width``."""
+    step = max(1, _BLOCK_ELEMENTS // max(width, 1))
+    return [slice(start, start + step) for start in range(0, count, step)]
+
+
+class _MinedTriplets(torch.autograd.Function):
+    """Per-anchor sums of mined triplets' losses, evaluated in chunks of triplets.
+
+    Forward and backward gather at most ``chunk x D`` embeddings at a time; backward
+    recomputes each chunk's distances. A backward that records a graph (second derivatives)
+    takes the same path with ``create_graph``, so it is exact.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, a: Tensor, p: Tensor, n: Tensor, distance: str, margin: float, soft: bool):  # type: ignore[override]
+        per_anchor = x.new_zeros(x.shape[0])
+        for sl in _chunks(a.shape[0], x.shape[1]):
+            per_anchor.index_add_(0, a[sl], _triplet_terms(x, a[sl], p[sl], n[sl], distance, margin, soft))
+        ctx.save_for_backward(x, a, p, n)
+        ctx.options = (distance, margin, soft)
+        return per_anchor
+
+    @staticmethod
+    def backward(ctx, grad_anchor: Tensor):  # type: ignore[override]
+        x, a, p, n = ctx.saved_tensors
+        create = torch.is_grad_enabled()
+        base = x if create else x.detach().requires_grad_()
+        grad = torch.zeros_like(x)
+        for sl in _chunks(a.shape[0], x.shape[1]):
+            with torch.enable_grad():
+                terms = _triplet_terms(base, a[sl], p[sl], n[sl], *ctx.options)
+            (part,) = torch.autograd.grad(terms, base, grad_anchor[a[sl]], create_graph=create)
+            grad = grad + part if create else grad.add_(part)
+        return grad, None, None, None, None, None, None
+
+
+def mined_triplet_losses(
+    x: Tensor, anchor: Tensor, positive: Tensor, negative: Tensor, distance: str, margin: float, soft_margin: bool
+) -> Tensor:
+    """Per-anchor sums ``(B,)`` of :math:`[d_{ap} - d_{an} + m]_+` (or the softplus form) over mined triplets.
+
+    Differentiable in ``x`` (second derivatives included); working memory ``O(chunk * D)``
+    whatever the number of triplets, where a chunk holds about 4M embedding entries.
+    """
+    return _MinedTriplets.apply(x, anchor, positive, negative, distance, float(margin), bool(soft_margin))
