@@ -107,6 +107,8 @@ class Option:
         """``value`` converted to this option's type; :class:`LossInputError` when it does not fit."""
         if isinstance(value, str) and value in self.from_data:
             return value
+        if hasattr(value, "tolist"):  # a tensor or an array: its numbers
+            value = value.tolist()
         if self.type in ("tensor", "float|tensor", "floats") and isinstance(value, list | tuple):
             for v in value:
                 self._number(v, where)
