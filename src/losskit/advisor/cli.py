@@ -7,7 +7,8 @@ import fnmatch
 from pathlib import Path
 from typing import Any
 
-from losskit._errors import LossInputError
+from losskit._cliutil import existing_file, missing_column, piped_width
+from losskit._errors import CLIError, LossInputError
 from losskit.advisor.profile import TASKS
 from losskit.advisor.recommend import advise
 
@@ -16,34 +17,28 @@ __all__ = ["read_table", "register"]
 _READERS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 
 
-def _error(message: str) -> Exception:
-    from losskit.cli import CLIError
-
-    return CLIError(message)
-
-
 def read_table(path: str) -> Any:
     """Read a CSV, TSV or Parquet file into a DataFrame; user errors become one-line CLI errors."""
     import pandas as pd
 
     file = Path(path)
     if not file.is_file():
-        raise _error(f"no such file: {path}")
+        raise CLIError(f"no such file: {path}")
     kind = _READERS.get(file.suffix.lower())
     if kind is None:
-        raise _error(f"cannot read {file.suffix or 'a file without extension'}: expected .csv, .tsv or .parquet")
+        raise CLIError(f"cannot read {file.suffix or 'a file without extension'}: expected .csv, .tsv or .parquet")
     try:
         if kind == "parquet":
             frame = pd.read_parquet(file)
         else:
             frame = pd.read_csv(file, sep="\t" if kind == "tsv" else ",")
     except pd.errors.EmptyDataError as exc:
-        raise _error(f"{path} is empty") from exc
+        raise CLIError(f"{path} is empty") from exc
     except (ValueError, OSError, pd.errors.ParserError) as exc:  # pyarrow errors subclass these
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise _error(f"cannot read {path}: {first}") from exc
+        raise CLIError(f"cannot read {path}: {first}") from exc
     if frame.empty:
-        raise _error(f"{path} has no rows")
+        raise CLIError(f"{path} has no rows")
     return frame
 
 
@@ -52,8 +47,7 @@ def _select(frame: Any, patterns: list[str], path: str) -> list[str]:
     for pattern in patterns:
         hits = [c for c in map(str, frame.columns) if fnmatch.fnmatchcase(c, pattern)]
         if not hits:
-            columns = ", ".join(map(str, frame.columns))
-            raise _error(f"no column {pattern!r} in {path} (columns: {columns})")
+            raise missing_column("--target", pattern, frame.columns, path)
         chosen += [h for h in hits if h not in chosen]
     return chosen
 
@@ -75,13 +69,13 @@ def _run(args: argparse.Namespace) -> int:
     try:
         advice = advise(y, X, task=args.task, quantiles=args.quantiles, tag_separator=args.tag_separator)
     except LossInputError as exc:
-        raise _error(f"{what}: {exc}") from exc
+        raise CLIError(f"{what}: {exc}") from exc
     if args.json:
         print(advice.to_json(indent=2))
     else:
         from rich.console import Console
 
-        Console().print(advice)
+        Console(width=piped_width()).print(advice)
     return 0
 
 
@@ -94,11 +88,11 @@ def register(subparsers: Any) -> None:
         "the reasons, warnings and the metrics to report. Several --target columns, a column of delimited tags "
         "or 0/1 indicator columns make a multi-label target; columns of different kinds a multi-task one.",
     )
-    parser.add_argument("data", help="a .csv, .tsv or .parquet file")
+    parser.add_argument("data", metavar="DATA", type=existing_file, help="a .csv, .tsv or .parquet file")
     parser.add_argument(
         "--target", action="append", required=True, metavar="COL", help="target column (repeatable; globs like 'tag_*')"
     )
-    parser.add_argument("--task", choices=TASKS, help="override the inferred task")
+    parser.add_argument("--task", choices=TASKS, help="override the inferred task (default: inferred from the data)")
     parser.add_argument(
         "--quantiles", type=_quantiles, help="quantiles to forecast for --task quantile, e.g. 0.1,0.5,0.9"
     )
