@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     for command in sub.choices.values():
-        command.set_defaults(flags=flag_names(command))
+        command.set_defaults(flags=flag_names(command), parser=command)
     return parser
 
 
@@ -65,7 +65,9 @@ def _quiet_stdout() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # worded by the sub-command's parser, which knows the options meant
+            getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exc:  # --help, --version, or a bad option (already printed in one line)
         return exc.code if isinstance(exc.code, int) else 0
     if not getattr(args, "handler", None):

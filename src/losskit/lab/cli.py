@@ -7,7 +7,7 @@ import json
 import re
 import sys
 import warnings
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -195,8 +195,15 @@ def _compare(args: argparse.Namespace) -> int:
             ),
         )
         show = ctx.is_main and not args.quiet
-        with _one_line_warnings(quiet=not ctx.is_main), Progress(enabled=show) as progress:
-            result = run_compare(frame, options, source=str(args.data), ctx=ctx, progress=progress.update)
+        with _one_line_warnings(quiet=not ctx.is_main), ExitStack() as stack:
+            bars: list[Progress] = []
+
+            def progress(label: str, epoch: int, total: int) -> None:
+                if not bars:  # the bars start with training, so an error before it stays one line
+                    bars.append(stack.enter_context(Progress(enabled=show)))
+                bars[0].update(label, epoch, total)
+
+            result = run_compare(frame, options, source=str(args.data), ctx=ctx, progress=progress)
         if ctx.is_main:
             from losskit.lab.outputs import write_outputs
 
