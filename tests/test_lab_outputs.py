@@ -117,7 +117,7 @@ def test_refused_output_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         check_out_dir(tmp_path / "file")
     with pytest.raises(LossInputError, match="symbolic link"):
         check_out_dir(tmp_path / "link", overwrite=True)
-    with pytest.raises(LossInputError, match="model_card.json"):  # --overwrite replaces only a run's folder
+    with pytest.raises(LossInputError, match=r"model_card\.json"):  # --overwrite replaces only a run's folder
         check_out_dir(tmp_path / "photos", overwrite=True)
     (tmp_path / "model_card.json").write_text("{}")
     monkeypatch.chdir(tmp_path / "real")
