@@ -145,6 +145,9 @@ def test_library_errors_are_worded_in_the_flags_of_the_command(
     assert line.startswith("losskit compare: error: argument `--losses`: expected loss names") and "'squish'" in line
     assert main(["compare", str(tmp_path / "absent.csv"), "--target", "y"]) == 2
     assert _one_line(capsys).startswith("losskit compare: error: argument `DATA`: expected an existing")
+    pd.DataFrame({"y": [0, 1] * 10}).to_csv(tmp_path / "only_target.csv", index=False)
+    assert main(["compare", str(tmp_path / "only_target.csv"), "--target", "y", "--out", str(tmp_path / "o")]) == 2
+    assert _one_line(capsys).startswith("losskit compare: error: argument `DATA`: expected a table with at least one")
 
 
 def test_in_flags_maps_arguments_to_flags() -> None:

@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     for command in sub.choices.values():
-        command.set_defaults(flags=flag_names(command), parser=command)
+        # a library argument that no option is named after: the command maps it (``frame`` -> ``DATA``)
+        mapped = command.get_default("argument_flags") or {}
+        command.set_defaults(flags={**flag_names(command), **mapped}, parser=command)
     return parser
 
 

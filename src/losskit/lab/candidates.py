@@ -113,7 +113,7 @@ def canonical_name(name: str, task: str) -> str:
     key = ALIASES[task].get(key, key)
     if key not in LOSSES_BY_TASK[task]:
         known = sorted(set(LOSSES_BY_TASK[task]) | set(ALIASES[task]))
-        raise LossInputError("--losses", f"loss names for a {task} task ({', '.join(known)})", repr(name))
+        raise LossInputError("losses", f"loss names for a {task} task ({', '.join(known)})", repr(name))
     return key
 
 
@@ -144,7 +144,7 @@ def parse_losses(spec: str, task: str) -> list[Candidate] | None:
             continue
         if "=" in item and ":" not in item:
             if not out:
-                raise LossInputError("--losses", "name[:key=value,...],...", repr(spec))
+                raise LossInputError("losses", "name[:key=value,...],...", repr(spec))
             key, _, val = item.partition("=")
             out[-1].options[key.strip()] = _value(val)
             continue
@@ -153,11 +153,11 @@ def parse_losses(spec: str, task: str) -> list[Candidate] | None:
         if first:
             key, eq, val = first.partition("=")
             if not eq:
-                raise LossInputError("--losses", "options written as key=value", repr(item))
+                raise LossInputError("losses", "options written as key=value", repr(item))
             cand.options[key.strip()] = _value(val)
         out.append(cand)
     if not out:
-        raise LossInputError("--losses", "'auto' or at least one loss name", repr(spec))
+        raise LossInputError("losses", "'auto' or at least one loss name", repr(spec))
     unique: dict[tuple, Candidate] = {}
     for c in out:
         unique.setdefault(c.key(), c)
@@ -172,13 +172,13 @@ def _freeze(cand: Candidate, y_train: np.ndarray, n_classes: int) -> dict[str, A
         elif value in _WEIGHT_METHODS and key == "weight" and cand.name in LOSSES_BY_TASK["multiclass"]:
             value = class_weights(y_train, num_classes=n_classes, method=value).tolist()
         elif isinstance(value, str):
-            raise LossInputError(f"--losses {cand.name}:{key}", "a number, a boolean or 'balanced'", repr(value))
+            raise LossInputError(f"losses {cand.name}:{key}", "a number, a boolean or 'balanced'", repr(value))
         frozen[key] = value
     if cand.name == "pinball_loss":
         q = frozen.get("quantiles", 0.5)
         q = q if isinstance(q, list) else [q]
         if len(q) != 1:
-            raise LossInputError("--losses pinball_loss:quantiles", "a single quantile (one output per row)", q)
+            raise LossInputError("losses pinball_loss:quantiles", "a single quantile (one output per row)", q)
         frozen["quantiles"] = [float(q[0])]
     return frozen
 
@@ -216,7 +216,7 @@ def make_loss(cand: Candidate, y_train: np.ndarray, n_classes: int) -> LossFn:
     try:  # fail now, on a tiny batch, rather than mid-training
         _probe(fn, cand.name, options, n_classes)
     except TypeError as exc:
-        raise LossInputError(f"--losses {cand.name}", "options the loss accepts", f"{exc}") from exc
+        raise LossInputError(f"losses {cand.name}", "options the loss accepts", f"{exc}") from exc
 
     on_device: dict[torch.device, dict[str, Any]] = {}
 

@@ -94,7 +94,7 @@ def register(subparsers: Any) -> None:
         help=f"with --distributed: seconds a rank waits for the others before failing (default {DEFAULT_TIMEOUT:g})",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(handler=_compare)
+    p.set_defaults(handler=_compare, argument_flags={"frame": "DATA"})
 
     d = subparsers.add_parser(
         "drift",
@@ -111,7 +111,7 @@ def register(subparsers: Any) -> None:
         "--psi-threshold", type=positive_float, default=0.1, help="PSI that counts as a real shift (default 0.1)"
     )
     d.add_argument("--json", action="store_true", help="print JSON instead of words")
-    d.set_defaults(handler=_drift)
+    d.set_defaults(handler=_drift, argument_flags={"frame": "DATA"})
 
     m = subparsers.add_parser("demo", help="advise, compare and report on built-in data (what `make demo` runs)")
     m.add_argument("--out", type=output_dir, default="demo-out", help="output folder (default: ./demo-out)")

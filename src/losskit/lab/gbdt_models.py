@@ -43,10 +43,10 @@ def objective_for(cand: Candidate, n_classes: int) -> Any:
         "pinball_loss": lambda: gbdt.pinball(float(o.pop("quantiles", [0.5])[0])),
     }
     if cand.name not in makers:
-        raise LossInputError("--losses", f"a loss with a GBDT objective ({', '.join(makers)})", repr(cand.name))
+        raise LossInputError("losses", f"a loss with a GBDT objective ({', '.join(makers)})", repr(cand.name))
     objective = makers[cand.name]()
     if o:
-        raise LossInputError(f"--losses {cand.name}", "options its GBDT objective supports", sorted(o))
+        raise LossInputError(f"losses {cand.name}", "options its GBDT objective supports", sorted(o))
     return objective
 
 
