@@ -135,9 +135,7 @@ def check_drift(
     col = _column(frame, scores, "scores")
     values = _numeric(col, "scores")
     if card.task == "multiclass":
-        raise LossInputError(
-            "scores", "used with a binary or regression model card (pass target= here)", "multiclass"
-        )
+        raise LossInputError("scores", "used with a binary or regression model card (pass target= here)", "multiclass")
     if card.task == "binary" and ((values < 0) | (values > 1)).any():
         raise LossInputError("scores", "positive-class probabilities in [0, 1]", "values outside [0, 1]")
     report = _continuous(card, values, scores, "scores", card.reference["score_quantiles"], alpha, psi_threshold)
