@@ -99,6 +99,13 @@ def test_bad_drift_option_is_one_line(
     assert f"losskit drift: error: argument `{flag}`" in _one_line(capsys)
 
 
+@pytest.mark.parametrize("quantiles", ["0.1,1.5", "0.5,nan", "a,b", ","])
+def test_bad_advise_quantiles_are_one_line(table: Path, capsys: pytest.CaptureFixture[str], quantiles: str) -> None:
+    assert main(["advise", str(table), "--target", "y", "--task", "quantile", "--quantiles", quantiles]) == 2
+    line = _one_line(capsys)
+    assert line.startswith("losskit advise: error: argument `--quantiles`: expected numbers between 0 and 1")
+
+
 def test_missing_required_option_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", "d.csv"]) == 2
     assert _one_line(capsys) == (

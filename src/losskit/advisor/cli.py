@@ -7,7 +7,7 @@ import fnmatch
 from pathlib import Path
 from typing import Any
 
-from losskit._cliutil import existing_file, missing_column, piped_width
+from losskit._cliutil import existing_file, missing_column, piped_width, probability
 from losskit._errors import CLIError, LossInputError
 from losskit.advisor.profile import TASKS
 from losskit.advisor.recommend import advise
@@ -54,9 +54,12 @@ def _select(frame: Any, patterns: list[str], path: str) -> list[str]:
 
 def _quantiles(text: str) -> list[float]:
     try:
-        return [float(q) for q in text.split(",") if q.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from exc
+        values = [probability(q.strip()) for q in text.split(",") if q.strip()]
+    except argparse.ArgumentTypeError:
+        values = []
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected numbers between 0 and 1 separated by commas, but got {text!r}")
+    return values
 
 
 def _run(args: argparse.Namespace) -> int:
