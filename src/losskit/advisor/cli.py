@@ -68,11 +68,13 @@ def _run(args: argparse.Namespace) -> int:
     y = frame[targets[0]] if len(targets) == 1 else frame[targets]
     rest = [c for c in frame.columns if str(c) not in targets]
     X = frame[rest] if rest else None
-    what = f"target column {targets[0]!r}" if len(targets) == 1 else f"target columns {', '.join(targets)}"
     try:
         advice = advise(y, X, task=args.task, quantiles=args.quantiles, tag_separator=args.tag_separator)
     except LossInputError as exc:
-        raise CLIError(f"{what}: {exc}") from exc
+        if str(exc.argument) in targets or str(exc.argument) in ("y", "target"):  # the library names the column
+            shown = exc.argument if str(exc.argument) in targets else ",".join(targets)
+            raise CLIError(f"argument `--target {shown}`: expected {exc.expected}, but got {exc.actual}") from exc
+        raise  # an option's error, worded by the command line in its flag
     if args.json:
         print(advice.to_json(indent=2))
     else:
