@@ -238,6 +238,13 @@ _WITHOUT_EXTRAS = textwrap.dedent(
     from losskit.cli import main
 
     for argv in sys.argv[1:]:
+        if argv.startswith("python:"):  # a library call: print its error message
+            try:
+                exec(argv.removeprefix("python:"))
+                print("no error", file=sys.stderr)
+            except ImportError as exc:
+                print(type(exc).__name__, exc, file=sys.stderr)
+            continue
         print("status", main(argv.split()), file=sys.stderr)
     """
 )
@@ -264,3 +271,27 @@ def test_commands_without_the_extras_name_the_extra(table: Path, tmp_path: Path)
         assert error.endswith("pip install 'losskit[lab]'"), error
         assert status == "status 2"
     assert not (tmp_path / "o").exists() and not (tmp_path / "demo").exists()
+
+
+def test_library_without_the_extras_names_the_extra() -> None:
+    """A core install: the losses work; the packages that need an extra say which, in one line."""
+    calls = {
+        "import losskit, torch; assert float(losskit.mse_loss(torch.zeros(2), torch.ones(2))) == 1.0": "no error",
+        "import losskit.evaluate": "losskit.evaluate needs the optional package 'sklearn': pip install 'losskit[eval]'",
+        "import losskit.gbdt": "losskit.gbdt needs the optional package 'scipy': pip install 'losskit[gbdt]'",
+        "import losskit.lab; losskit.lab.run_compare": "losskit.lab needs the optional package 'pandas': "
+        "pip install 'losskit[lab]'",
+        "import losskit; losskit.advise([0.5, 1.5, 2.25, 7.0, 3.5, 1.25])": "losskit.advise on a continuous target "
+        "needs the optional package 'scipy': pip install 'losskit[eval]'",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_EXTRAS, *(f"python:{c}" for c in calls)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+    )
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == len(calls), done.stderr[-2000:]
+    for line, expected in zip(lines, calls.values(), strict=True):
+        assert line == (expected if expected == "no error" else f"ModuleNotFoundError {expected}")

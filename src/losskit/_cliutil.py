@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from losskit._errors import CLIError, LossInputError
+from losskit._optional import extra_error
 
 __all__ = [
     "flag_names",
@@ -37,24 +38,6 @@ __all__ = [
     "probability",
     "reworded",
 ]
-
-# Which extra installs an optional top-level module (see pyproject.toml).
-_EXTRAS = {
-    "pandas": "lab",
-    "pyarrow": "lab",
-    "rich": "lab",
-    "matplotlib": "lab",
-    "joblib": "lab",
-    "sklearn": "lab",
-    "scipy": "lab",
-    "torchmetrics": "lab",
-    "xgboost": "gbdt",
-    "lightgbm": "gbdt",
-    "mlflow": "track",
-    "tensorboard": "track",
-    "sacrebleu": "bleu",
-    "triton": "triton",
-}
 
 
 def _bad(expected: str, text: str) -> argparse.ArgumentTypeError:
@@ -184,12 +167,11 @@ def missing_column(flag: str, name: str, columns: Iterable[object], where: str) 
 
 
 def missing_extra(exc: ModuleNotFoundError) -> str | None:
-    """``needs ...: pip install 'losskit[lab]'`` when ``exc`` is an optional dependency, else None."""
-    top = (exc.name or "").partition(".")[0]
-    extra = _EXTRAS.get(top)
-    if extra is None:
-        return None
-    return f"this command needs the optional package {top!r}: pip install 'losskit[{extra}]'"
+    """``... needs the optional package 'x': pip install 'losskit[lab]'``, or None for another module."""
+    if "pip install 'losskit[" in str(exc):  # already worded by the package that needs it
+        return str(exc)
+    error = extra_error(exc, "this command")
+    return None if error is None else str(error)
 
 
 def piped_width() -> int | None:
