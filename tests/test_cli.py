@@ -149,7 +149,7 @@ def test_library_errors_are_worded_in_the_flags_of_the_command(
 ) -> None:
     assert main(["compare", str(table), "--target", "y", "--losses", "squish", "--out", str(tmp_path / "o")]) == 2
     line = _one_line(capsys)
-    assert line.startswith("losskit compare: error: argument `--losses`: expected loss names") and "'squish'" in line
+    assert line.startswith("losskit compare: error: argument `--losses`: expected a loss") and "'squish'" in line
     assert main(["compare", str(tmp_path / "absent.csv"), "--target", "y"]) == 2
     assert _one_line(capsys).startswith("losskit compare: error: argument `DATA`: expected an existing")
     pd.DataFrame({"y": [0, 1] * 10}).to_csv(tmp_path / "only_target.csv", index=False)
