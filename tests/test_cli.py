@@ -295,3 +295,13 @@ def test_library_without_the_extras_names_the_extra() -> None:
     assert len(lines) == len(calls), done.stderr[-2000:]
     for line, expected in zip(lines, calls.values(), strict=True):
         assert line == (expected if expected == "no error" else f"ModuleNotFoundError {expected}")
+
+
+def test_pos_label_is_checked_and_worded_as_the_flag(
+    table: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["compare", str(table), "--target", "y", "--pos-label", "7", "--out", str(tmp_path / "o")]) == 2
+    assert _one_line(capsys).startswith("losskit compare: error: argument `--pos-label`: expected one of the target")
+    assert not (tmp_path / "o").exists()
+    assert main(["advise", str(table), "--target", "y", "--pos-label", "7"]) == 2
+    assert _one_line(capsys).startswith("losskit advise: error: argument `--pos-label`: expected one of the target")

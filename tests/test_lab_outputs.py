@@ -4,6 +4,7 @@ older run's files; Ctrl-C leaves nothing; the model card's Markdown shows untrus
 from __future__ import annotations
 
 import importlib.machinery
+import json
 import sys
 import types
 from pathlib import Path
@@ -131,7 +132,8 @@ def test_cli_rerun_is_refused_before_training(
     csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "out"
-    assert main(["compare", str(csv), "--target", "y", "--out", str(out), *FAST]) == 0
+    assert main(["compare", str(csv), "--target", "y", "--out", str(out), "--pos-label", "no|t", *FAST]) == 0
+    assert json.loads((out / "summary.json").read_text())["positive_class"] == "no|t"  # --pos-label reached the lab
     capsys.readouterr()
     monkeypatch.setattr("losskit.lab.compare.run_compare", _fail)
     assert main(["compare", str(csv), "--target", "y", "--out", str(out), *FAST]) == 2

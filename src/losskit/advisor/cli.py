@@ -69,7 +69,9 @@ def _run(args: argparse.Namespace) -> int:
     rest = [c for c in frame.columns if str(c) not in targets]
     X = frame[rest] if rest else None
     try:
-        advice = advise(y, X, task=args.task, quantiles=args.quantiles, tag_separator=args.tag_separator)
+        advice = advise(
+            y, X, task=args.task, pos_label=args.pos_label, quantiles=args.quantiles, tag_separator=args.tag_separator
+        )
     except LossInputError as exc:
         if str(exc.argument) in targets or str(exc.argument) in ("y", "target"):  # the library names the column
             shown = exc.argument if str(exc.argument) in targets else ",".join(targets)
@@ -98,6 +100,9 @@ def register(subparsers: Any) -> None:
         "--target", action="append", required=True, metavar="COL", help="target column (repeatable; globs like 'tag_*')"
     )
     parser.add_argument("--task", choices=TASKS, help="override the inferred task (default: inferred from the data)")
+    parser.add_argument(
+        "--pos-label", help="the positive class of a binary target (default: 1 / True, else the minority class)"
+    )
     parser.add_argument(
         "--quantiles", type=_quantiles, help="quantiles to forecast for --task quantile, e.g. 0.1,0.5,0.9"
     )

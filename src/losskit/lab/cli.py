@@ -50,6 +50,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("data", metavar="DATA", help="CSV, TSV or Parquet file")
     p.add_argument("--target", required=True, help="target column")
     p.add_argument("--task", choices=("binary", "multiclass", "regression"), help="default: inferred from the target")
+    p.add_argument(
+        "--pos-label", help="the positive class of a binary target (default: 1 / True, else the minority class)"
+    )
     p.add_argument("--losses", default="auto", help="'auto' or name[:key=value,...],... (default: auto)")
     p.add_argument(
         "--model", default="mlp", choices=("mlp", "linear", "xgboost", "lightgbm"), help="model kind (default: mlp)"
@@ -177,6 +180,7 @@ def _compare(args: argparse.Namespace) -> int:
         options = CompareOptions(
             target=args.target,
             task=args.task,
+            pos_label=args.pos_label,
             losses=args.losses,
             model=args.model,
             metric=args.metric,
