@@ -186,3 +186,14 @@ def test_model_card_markdown_shows_untrusted_text_as_text(result: LabResult, tmp
     assert heading == f"<h1>Model card: binary model of <code>{escaped}</code></h1>"
     assert "<code>&lt;img src=x onerror=alert(2)&gt;</code>" in html
     assert "<code>&lt;b&gt;yes&lt;/b&gt;</code>" in html and "<code>no|t</code>" in html
+
+
+def test_drift_lists_the_columns_for_a_wrong_column(
+    result: LabResult, csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = write_outputs(result, tmp_path / "out")
+    for flag in ("--target", "--scores"):
+        assert main(["drift", str(paths["card_json"]), str(csv), flag, "nope"]) == 2
+        assert capsys.readouterr().err.strip() == (
+            f"losskit drift: error: argument `{flag}`: no column 'nope' in {csv} (columns: a, {NASTY_COLUMN}, y)"
+        )
