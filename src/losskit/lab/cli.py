@@ -152,7 +152,14 @@ def _check_before_training(args: argparse.Namespace) -> None:
         raise CLIError(f"argument `--out`: expected {exc.expected}, but got {exc.actual}{hint}") from exc
 
 
-def _collective_failed(exc: RuntimeError, ctx: Any, timeout: float) -> CLIError:
+# What torch.distributed says when a peer stalls (timeout) or goes away (gloo and NCCL wordings).
+_COLLECTIVE_FAILURE = re.compile(r"timed out|timeout|connection (closed|reset)|closed by peer|broken pipe", re.I)
+
+
+def _collective_failed(exc: RuntimeError, ctx: Any, timeout: float) -> CLIError | None:
+    """One line for a collective that failed because of another rank; None for any other error."""
+    if not ctx.active or not _COLLECTIVE_FAILURE.search(str(exc)):
+        return None
     first = re.sub(r"^\[[^\]]*\]\s*", "", (str(exc).strip().splitlines() or [type(exc).__name__])[0])
     return CLIError(
         f"rank {ctx.rank} of {ctx.world_size}: a collective failed, another rank stalled or exited "
@@ -222,9 +229,10 @@ def _compare(args: argparse.Namespace) -> int:
             print_summary(result, paths, quiet=args.quiet)
         ctx.barrier()
     except RuntimeError as exc:
-        if not ctx.active:
+        failed = _collective_failed(exc, ctx, args.timeout)
+        if failed is None:
             raise
-        raise _collective_failed(exc, ctx, args.timeout) from exc
+        raise failed from exc
     finally:
         ctx.close()
     return 0
