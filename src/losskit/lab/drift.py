@@ -574,9 +574,11 @@ def _em_effect(card: ModelCard, values: np.ndarray, n0: float) -> dict[str, np.n
     """Log odds ratio of the positive rate estimated by EM, with its asymptotic variance.
 
     EM maximises the mixture log-likelihood ``sum log(pi r_i + 1 - pi)`` with likelihood ratios
-    ``r_i = odds(s_i) / odds(m0)``; its Fisher information ``I(pi) = sum (r_i - 1)^2 / (pi r_i + 1 - pi)^2``
-    gives ``Var(logit pi) = 1 / (I(pi) pi^2 (1 - pi)^2)`` (at the estimate, and at ``m0`` for "no
-    change"). The card's share is the delta-method variance of its validation mean score ``m0``,
+    ``r_i = odds(s_i) / odds(m0)``. Its Fisher information
+    ``I(pi) = sum (r_i - 1)^2 / (pi r_i + 1 - pi)^2`` gives
+    ``Var(logit pi) = 1 / (I(pi) pi^2 (1 - pi)^2)``, taken at the estimate or at ``m0`` ("no
+    change"), whichever is larger (at the estimate alone the interval is too narrow near 0).
+    The card's share is the delta-method variance of its validation mean score ``m0``,
     ``Var(s) / (n0 m0^2 (1 - m0)^2)`` with ``Var(s)`` from the stored quantiles.
     """
     import warnings
@@ -598,7 +600,7 @@ def _em_effect(card: ModelCard, values: np.ndarray, n0: float) -> dict[str, np.n
     var0 = float(np.var(np.asarray(card.reference["score_quantiles"], dtype=np.float64)))
     return {
         "estimate": np.array([[math.log(rate / (1 - rate)) - math.log(m0 / (1 - m0))]]),
-        "a_obs": np.array([[var_logit_times_n(rate)]]),
+        "a_obs": np.array([[max(var_logit_times_n(rate), var_logit_times_n(m0))]]),
         "a_null": np.array([[var_logit_times_n(m0)]]),
         "b": np.array([[var0 / (m0 * (1 - m0)) ** 2 / n0]]),
         "n": np.array([[float(len(p))]]),
