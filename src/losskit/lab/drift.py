@@ -11,7 +11,7 @@ reference (``n0`` rows):
   that moves the decision threshold: a posterior ``p`` becomes ``p k / (p k + 1 - p)``
   (:func:`losskit.evaluate.adjust_for_prior_shift`), so the old score equivalent to the card's
   threshold ``t`` is ``t' = t / (t + (1 - t) k)``.
-* Continuous values (a regression target, or model scores): a location and a scale change in
+* Continuous values (a regression target, or a regression model's predictions): a location and a scale change in
   robust units of the reference: the median shift divided by the reference's interquartile range
   ``(m1 - m0) / IQR0``, and the log IQR ratio ``log(IQR1 / IQR0)``. Their standard errors are the
   asymptotic ones of sample quantiles, ``Var(Q_p) = p (1 - p) / (n f(Q_p)^2)`` and
@@ -58,6 +58,7 @@ __all__ = [
     "adjusted_threshold",
     "check_drift",
     "class_effects",
+    "combine",
     "decide",
     "psi",
     "robust_effects",
@@ -524,7 +525,7 @@ def _continuous(
     levels = np.linspace(0.0, 1.0, len(q))
     ref_q = np.interp(_PROBS, levels, q)
     if not ref_q[7] > ref_q[1]:
-        raise LossInputError(f"CARD reference.{key}", "quantiles with a spread (25% and 75% differ)", "no spread")
+        raise LossInputError(f"CARD field reference.{key}", "quantiles with a spread (25% and 75% differ)", "no spread")
     n0 = float(card.splits.get(split) or math.inf)
     binary_scores = card.task == "binary" and kind == "scores"
     if binary_scores:
