@@ -31,7 +31,12 @@ def _compare(frame: pd.DataFrame, out: Path, **options: object) -> tuple[object,
 def default_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
     out = tmp_path_factory.mktemp("default_run")
     return _compare(
-        credit_default(), out, target="default", losses="bce", model="linear", train={"epochs": 15, "lr": 0.02}
+        credit_default(),
+        out,
+        target="default",
+        losses="bce",
+        model="linear",
+        train={"epochs": 10, "lr": 0.05, "batch_size": 1024},
     )
 
 
@@ -81,6 +86,14 @@ def test_tree_runs_reproduce_the_test_predictions(tmp_path: Path, model: str) ->
     result, out = _compare(frame, tmp_path, target="price", losses="mse", model=model, train={"rounds": 30})
     predicted = load_run(out).predict(_test_rows(result, frame))
     np.testing.assert_allclose(predicted["prediction"], result.winner.test_scores, rtol=1e-5)  # type: ignore[attr-defined]
+
+
+def test_cross_validated_tree_run_warns_that_one_fold_was_saved(tmp_path: Path) -> None:
+    frame = diamonds().sample(1000, random_state=1)
+    _compare(frame, tmp_path, target="price", losses="mse", model="xgboost", cv=2, train={"rounds": 5})
+    with pytest.warns(UserWarning, match="only the first fold"):
+        run = load_run(tmp_path)
+    assert len(run.models) == len(run.preprocessors) == 1
 
 
 def test_cross_validated_multiclass_run_averages_its_fold_models(tmp_path: Path) -> None:

@@ -16,6 +16,9 @@ Outputs (one row per input row, same order): ``score`` (probability of ``classes
 ``prediction`` for regression. :func:`write_table` writes them atomically (a temporary file in
 the destination's folder, then :func:`os.replace`; a symbolic link at the destination is
 replaced, never followed).
+
+A cross-validated tree run (``--cv K --model xgboost | lightgbm``) saves only the first fold's
+booster; :func:`load_run` warns that its predictions come from that model alone.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,6 +151,13 @@ def load_run(run_dir: str | Path) -> SavedRun:
         models = _torch_models(model_path, card)
     else:
         raise LossInputError("CARD field model.kind", "one of mlp, linear, xgboost, lightgbm", repr(kind))
+    if kind in ("xgboost", "lightgbm") and len(preprocessors) > 1:
+        warnings.warn(
+            f"the run was cross-validated ({len(preprocessors)} folds) but saved only the first fold's {kind} "
+            "model: predictions come from it alone, not from the fold average compare scored its test rows with",
+            UserWarning,
+            stacklevel=2,
+        )
     preprocessors = preprocessors[: len(models)]
     if len(preprocessors) != len(models):
         raise LossInputError("RUN_DIR", f"one preprocessor per model ({len(models)})", len(preprocessors))
