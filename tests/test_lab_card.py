@@ -76,7 +76,10 @@ CORRUPTIONS = [
     ("empty target", _set("target", ""), "target"),
     ("loss without options", _drop("loss.options"), "loss.options"),
     ("splits with a negative count", _set("splits.train", -5), "splits.train"),
-    ("positive class not a class", _set("positive_class", "Maybe"), "positive_class"),
+    ("positive class not a class", _set("data.positive_class", "Maybe"), "data.positive_class"),
+    ("positive class not second", _set("data.positive_class", "No"), "data.positive_class"),
+    ("unknown target transform", _set("loss.target_transform", "sqrt"), "loss.target_transform"),
+    ("unknown resampling", _set("loss.resample", "smote"), "loss.resample"),
 ]
 
 
@@ -128,6 +131,6 @@ def test_regression_and_multiclass_cards_validate_their_own_reference() -> None:
 
 def test_a_valid_card_round_trips_with_its_positive_class(tmp_path: Path) -> None:
     card = class_card(credit_default().default, threshold=0.3)
-    card.positive_class = "Yes"
+    card.data["positive_class"] = "Yes"
     loaded = ModelCard.load(card.save(tmp_path)[0])
-    assert loaded == card and loaded.positive_class == "Yes" and loaded.schema == SCHEMA
+    assert loaded == card and loaded.data["positive_class"] == "Yes" and loaded.schema == SCHEMA

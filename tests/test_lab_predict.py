@@ -88,6 +88,22 @@ def test_tree_runs_reproduce_the_test_predictions(tmp_path: Path, model: str) ->
     np.testing.assert_allclose(predicted["prediction"], result.winner.test_scores, rtol=1e-5)  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize(
+    ("table", "target", "losses"),
+    [("diamonds", "price", "mse:target=log1p"), ("default", "default", "bce:resample=under")],
+)
+def test_transformed_and_resampled_runs_reproduce_the_test_scores(
+    tmp_path: Path, table: str, target: str, losses: str
+) -> None:
+    # log1p: expm1 of the prediction; undersampling: scores moved back from 50/50 to the true prior
+    frame = (diamonds() if table == "diamonds" else credit_default()).sample(3000, random_state=0)
+    result, out = _compare(frame, tmp_path, target=target, losses=losses, model="linear", train={"epochs": 3})
+    run = load_run(out)
+    assert run.card.loss["target_transform" if table == "diamonds" else "resample"] in ("log1p", "under")
+    predicted = run.scores(_test_rows(result, frame))
+    np.testing.assert_allclose(predicted, result.winner.test_scores, rtol=1e-5, atol=1e-9)  # type: ignore[attr-defined]
+
+
 def test_cross_validated_tree_run_warns_that_one_fold_was_saved(tmp_path: Path) -> None:
     frame = diamonds().sample(1000, random_state=1)
     _compare(frame, tmp_path, target="price", losses="mse", model="xgboost", cv=2, train={"rounds": 5})

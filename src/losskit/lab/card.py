@@ -100,7 +100,6 @@ class ModelCard:
     versions: dict[str, str] = field(default_factory=library_versions)
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     schema: int = SCHEMA
-    positive_class: Any = None
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -315,6 +314,12 @@ def validate_card(data: Any) -> None:
     loss = _need(data, "loss", dict, "an object with the loss")
     _need(loss, "name", str, "the loss's name", "loss")
     _need(loss, "options", dict, "an object of loss options", "loss")
+    from losskit.catalog import TARGET_TRANSFORMS
+
+    if loss.get("target_transform") not in (None, *TARGET_TRANSFORMS):
+        raise _bad("loss.target_transform", f"one of {tuple(TARGET_TRANSFORMS)} or null", loss["target_transform"])
+    if loss.get("resample") not in (None, "under", "over"):
+        raise _bad("loss.resample", "'under', 'over' or null", loss["resample"])
     threshold = data.get("threshold")
     if threshold is not None:
         if not _is_number(threshold) or not 0.0 <= threshold <= 1.0 or task != "binary":
@@ -341,6 +346,6 @@ def validate_card(data: Any) -> None:
     for key, kind, expected in optional:
         if key in data:
             _need(data, key, kind, expected)
-    positive = data.get("positive_class")
-    if positive is not None and str(positive) not in {str(c) for c in classes}:
-        raise _bad("positive_class", f"one of the classes {classes}", positive)
+    positive = card_data.get("positive_class")
+    if positive is not None and (task != "binary" or str(positive) != str(classes[1])):
+        raise _bad("data.positive_class", f"the binary card's second class ({classes[1:]}) or null", positive)

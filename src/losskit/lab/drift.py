@@ -6,8 +6,9 @@ reference (``n0`` rows):
 
 * Classes: the odds ratio of each class's rate, new against training,
   ``OR_c = odds(p1_c) / odds(p0_c)`` with ``Var(log OR_c) = 1 / (n p1 (1 - p1)) + 1 / (n0 p0 (1 - p0))``
-  (Woolf's variance; ``p1`` from counts + 0.5). A binary card tests its positive class, a
-  multi-class card every class. For a binary model the odds ratio is exactly the factor ``k``
+  (Woolf's variance; ``p1`` from counts + 0.5). A binary card tests its positive class
+  (``classes[1]``, which ``compare`` also records as ``data.positive_class``), a multi-class card
+  every class. For a binary model the odds ratio is exactly the factor ``k``
   that moves the decision threshold: a posterior ``p`` becomes ``p k / (p k + 1 - p)``
   (:func:`losskit.evaluate.adjust_for_prior_shift`), so the old score equivalent to the card's
   threshold ``t`` is ``t' = t / (t + (1 - t) k)``.
@@ -398,12 +399,6 @@ def _labels_as_text(col: pd.Series) -> pd.Series:
     return col.astype(str)
 
 
-def _positive_index(card: ModelCard) -> int:
-    pos = getattr(card, "positive_class", None)
-    names = [str(c) for c in card.classes]
-    return names.index(str(pos)) if pos is not None and str(pos) in names else 1
-
-
 def _classes(card: ModelCard, col: pd.Series, name: str, tol: dict[str, float], alpha: float) -> DriftReport:
     names = [str(c) for c in card.classes]
     labels = _labels_as_text(col)
@@ -417,7 +412,7 @@ def _classes(card: ModelCard, col: pd.Series, name: str, tol: dict[str, float], 
     old = ref_counts / ref_counts.sum()
     new = counts / counts.sum()
     effects = class_effects(counts[None], ref_counts)
-    tested = [_positive_index(card)] if card.task == "binary" else list(range(len(names)))
+    tested = [1] if card.task == "binary" else list(range(len(names)))  # binary: the positive class
     effects = {k: v[:, tested] for k, v in effects.items()}
     statistics, code = _statistics(
         [f"odds ratio of class {names[i]!r}" for i in tested], ["ratio"] * len(tested), effects, tol["rate"], alpha
@@ -476,13 +471,10 @@ def _too_few(report: DriftReport) -> str:
 
 
 def _binary_advice(card: ModelCard, old_rate: float, new_rate: float, report: DriftReport, how: str) -> None:
-    """Words and threshold for a binary card; the rates are those of ``classes[1]``, the class the scores are for."""
+    """Words and threshold for a binary card; the rates are those of the positive class ``classes[1]``."""
     t = card.threshold
     report.prior.update({"old_positive_rate": old_rate, "new_positive_rate": new_rate, "estimated_by": how})
-    if _positive_index(card) == 1:
-        rates = f"positive rate ({card.classes[1]!r}) {old_rate:.2%} (training) -> {new_rate:.2%} ({how})"
-    else:
-        rates = f"rate of {card.classes[1]!r} {old_rate:.2%} (training) -> {new_rate:.2%} ({how})"
+    rates = f"positive rate ({card.classes[1]!r}) {old_rate:.2%} (training) -> {new_rate:.2%} ({how})"
     if t is not None and 0.0 < new_rate < 1.0:
         report.threshold = {"card": t, "adjusted": adjusted_threshold(t, old_rate, new_rate)}
     adjusted = report.threshold.get("adjusted")

@@ -4,7 +4,9 @@ A run folder holds ``model_card.json`` (task, classes, threshold, feature column
 ``preprocessor.joblib`` (the fitted scikit-learn preprocessing, one per fold) and the model:
 ``model.pt`` (PyTorch state dicts, one per fold), ``model.xgb.json`` or ``model.lgb.txt``.
 :func:`load_run` rebuilds them and :meth:`SavedRun.predict` applies preprocessing, model and
-threshold exactly as ``compare`` scored its test rows (fold models averaged on the score scale).
+threshold exactly as ``compare`` scored its test rows (fold models averaged on the score scale;
+a ``target=log1p`` model's predictions taken back with ``expm1``; a resampled model's scores
+moved from the balanced prior back to the training prior).
 
 Trust: ``preprocessor.joblib`` is a pickle, and unpickling runs code. Load run folders you (or
 your pipeline) wrote, never one from an untrusted source. Everything else loads without executing
@@ -100,11 +102,25 @@ class SavedRun:
         return predict_raw(model, torch.as_tensor(x)).double().numpy()
 
     def _raw_to_scores(self, raw: np.ndarray) -> np.ndarray:
+        """Scores in the target's units at the true prior, as ``compare`` scored its rows."""
         import torch
 
+        from losskit.evaluate import adjust_for_prior_shift
+        from losskit.lab.candidates import Candidate, inverse_scores
         from losskit.lab.train import scores_from_raw
 
-        return scores_from_raw(torch.as_tensor(np.asarray(raw, dtype=np.float64)), self.card.task)
+        loss = self.card.loss
+        cand = Candidate(loss["name"], target_transform=loss.get("target_transform"), resample=loss.get("resample"))
+        scores = inverse_scores(
+            cand, scores_from_raw(torch.as_tensor(np.asarray(raw, dtype=np.float64)), self.card.task)
+        )
+        if cand.resample is None:
+            return scores
+        # trained on class-balanced rows: back from the uniform prior to the training split's prior
+        prior = np.asarray(self.card.reference["prior"], dtype=np.float64)
+        if scores.ndim == 1:
+            return np.asarray(adjust_for_prior_shift(scores, 0.5, prior[1]))
+        return np.asarray(adjust_for_prior_shift(scores, np.full(len(prior), 1 / len(prior)), prior))
 
 
 def _file(directory: Path, name: str) -> Path:
