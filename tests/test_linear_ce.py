@@ -239,6 +239,25 @@ def test_auto_on_cpu_matches_torch():
     )
 
 
+def test_auto_keeps_cuda_on_the_chunked_path_and_triton_warns_once(monkeypatch):
+    """Until the Triton kernels have run on a GPU, "auto" never picks them; asking for them on CUDA
+    warns once per process, naming what has not been run (decided from the device alone, so this
+    runs without a GPU)."""
+    from losskit.functional import fused
+
+    cuda = torch.device("cuda")
+    assert not fused._use_triton("auto", cuda)
+    assert not fused._use_triton("torch", cuda)
+    monkeypatch.setattr(fused, "_warned_unverified", False)
+    with pytest.warns(UserWarning, match="not been run on a CUDA device") as record:
+        assert fused._use_triton("triton", cuda)
+        assert fused._use_triton("triton", cuda)
+    assert len(record) == 1
+    for phrase in ("no CUDA test run", "bf16/fp16 tl.dot", "no benchmark", "untuned tiles"):
+        assert phrase in str(record[0].message)
+    assert fused._use_triton("triton", torch.device("cpu"))  # the interpreter: tested, no warning
+
+
 def test_under_torch_compile():
     """A compiled model around the loss runs (the loss is a graph break) and gives the same grads."""
     torch.manual_seed(0)
@@ -286,6 +305,7 @@ def _bad_cases():
         ("target", (x, w, torch.tensor([0, 1, -3, 2])), {}),
         ("linear_bias", (x, w, t), {"linear_bias": torch.randn(6)}),
         ("label_smoothing", (x, w, t), {"label_smoothing": 1.5}),
+        ("label_smoothing", (x, w, t), {"label_smoothing": 1.0}),  # like cross_entropy: [0, 1)
         ("z_loss", (x, w, t), {"z_loss": -0.1}),
         ("softcap", (x, w, t), {"softcap": 0.0}),
         ("reduction", (x, w, t), {"reduction": "avg"}),
