@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 import torch
 
-transformers = pytest.importorskip("transformers")
+pytest.importorskip("transformers")
+
+import transformers
 
 from losskit.integrations import transformers as integration
 from losskit.integrations.transformers import apply_linear_cross_entropy, causal_lm_loss
