@@ -6,10 +6,12 @@ One command runs every variant, each in its own subprocess (so peak memory is pe
   arithmetic floor every variant is compared to, measured in the same run;
 * ``plain``: ``F.linear`` then ``F.cross_entropy``, forward + backward;
 * ``torch-chunked``: ``torch.nn.functional.linear_cross_entropy(..., options=LinearCrossEntropyOptions())``;
-* ``losskit``: ``losskit.linear_cross_entropy`` with ``impl="auto"`` (chunked PyTorch on CPU,
-  Triton on CUDA); on CUDA also ``losskit-torch`` (``impl="torch"``);
-* ``losskit-chunk256``: ``impl="torch"`` with 256-row chunks (twice the CPU default): the time /
-  memory trade-off of the chunk size;
+* ``losskit``: ``losskit.linear_cross_entropy`` with ``impl="auto"`` (the chunked PyTorch path on
+  every device, CUDA included, until the Triton kernels are verified on a GPU); on CUDA also
+  ``losskit-triton`` (``impl="triton"``, the unverified kernels);
+* ``losskit-chunk<R>``: ``impl="torch"`` with ``R``-row chunks, e.g. ``losskit-chunk256``;
+* ``losskit-budget<M>``: ``chunk_size=chunk_size_for_budget(M MiB, V)``, the memory-budget knob
+  (``--variants`` with ``losskit-budget8,losskit-budget16,...`` gives the time/memory table);
 * ``losskit-lazy``: ``impl="torch"`` with ``reduction="none"`` then ``.mean()``: the schedule that
   recomputes the logits in the backward instead of computing the gradients in the forward;
 * on CUDA, when installed: ``liger`` (Liger Kernel's fused linear cross-entropy) and ``cce``
@@ -100,7 +102,13 @@ def _make_step(variant: str, x, w, t):
         if variant.startswith("losskit-chunk"):  # the time / memory trade-off of the chunk size
             chunk = int(variant.removeprefix("losskit-chunk"))
             return lambda: losskit.linear_cross_entropy(x, w, t, impl="torch", chunk_size=chunk)
-        impl = "auto" if variant == "losskit" else "torch"
+        if variant.startswith("losskit-budget"):  # the same trade-off, stated as a memory budget
+            from losskit.fused import chunk_size_for_budget
+
+            budget = int(variant.removeprefix("losskit-budget")) * 2**20
+            chunk = chunk_size_for_budget(budget, w.shape[0], w.dtype)
+            return lambda: losskit.linear_cross_entropy(x, w, t, impl="torch", chunk_size=chunk)
+        impl = "triton" if variant == "losskit-triton" else "auto"
         return lambda: losskit.linear_cross_entropy(x, w, t, impl=impl)
     if variant == "liger":
         from liger_kernel.transformers.fused_linear_cross_entropy import LigerFusedLinearCrossEntropyLoss
@@ -199,10 +207,10 @@ def worker(args: argparse.Namespace) -> dict:
 
 
 def _available(variant: str, device: str) -> bool:
-    if variant in ("liger", "cce", "losskit-torch"):
+    if variant in ("liger", "cce", "losskit-triton"):
         if device != "cuda":
             return False
-        module = {"liger": "liger_kernel", "cce": "cut_cross_entropy", "losskit-torch": "torch"}[variant]
+        module = {"liger": "liger_kernel", "cce": "cut_cross_entropy", "losskit-triton": "triton"}[variant]
         try:
             __import__(module)
         except ImportError:
@@ -230,7 +238,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument(
         "--variants",
-        default="floor,plain,torch-chunked,losskit,losskit-chunk256,losskit-lazy,losskit-torch,liger,cce",
+        default="floor,plain,torch-chunked,losskit,losskit-chunk256,losskit-lazy,losskit-triton,liger,cce",
     )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -266,6 +274,8 @@ def main() -> None:
         runs = ", ".join(f"{s:.2f}" for s in r["times"])
         if v == "floor":
             print(f"{v:<15}{r['time']:>11.3f}{'1.00':>9}{'1.00':>13}{'-':>10}{'-':>11}{'-':>9}   {runs}")
+            rate = 6 * args.n * args.hidden * args.vocab / r["time"]
+            print(f"{'':<15}matmul rate of the floor in this run: {rate / 1e9:.1f} GFLOP/s (6 N H V / time)")
             continue
         floors = ", ".join(f"{s:.2f}" for s in r["floor_times"])
         print(

@@ -13,7 +13,7 @@ import torch.nn.functional as TF
 import losskit
 from losskit import LossInputError
 from losskit.functional import linear_cross_entropy
-from losskit.fused import default_chunk_size
+from losskit.fused import chunk_size_for_budget, default_chunk_size
 from losskit.nn import LinearCrossEntropyLoss
 
 IGN = -100
@@ -288,6 +288,20 @@ def test_default_chunk_size():
     assert default_chunk_size(4096, torch.bfloat16) == 4096 // 6 // 16 * 16
     assert default_chunk_size(8) == 16
     assert default_chunk_size(512, softcap=True) == 64
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("budget_mib", [1, 8, 16, 32, 100])
+def test_chunk_size_for_budget_fits_the_budget(budget_mib, dtype):
+    """The chunk buffers (float32, plus a half copy for bf16) fit; 16 more rows would not."""
+    vocab, budget = 32768, budget_mib * 2**20
+    per_row = vocab * (4 + (2 if dtype == torch.bfloat16 else 0))
+    rows = chunk_size_for_budget(budget, vocab, dtype)
+    assert rows % 16 == 0
+    assert rows == 16 or rows * per_row <= budget < (rows + 16) * per_row
+    # the default rule is the budget of a quarter of the float32 weight gradient
+    assert chunk_size_for_budget(vocab * 512, vocab) == default_chunk_size(512)
+    assert chunk_size_for_budget(vocab * 512, vocab, softcap=True) == default_chunk_size(512, softcap=True)
 
 
 def _bad_cases():

@@ -52,9 +52,15 @@ from torch import Tensor
 
 from losskit.fused._parallel import VocabShard
 
-__all__ = ["chunked_linear_cross_entropy", "default_chunk_size"]
+__all__ = ["chunk_size_for_budget", "chunked_linear_cross_entropy", "default_chunk_size"]
 
 _HALF = (torch.float16, torch.bfloat16)
+
+
+def _bytes_per_entry(dtype: torch.dtype, softcap: bool) -> int:
+    """Chunk-buffer bytes per logit: float32 values, a half-precision copy for fp16/bf16 inputs
+    (the matmul operand), and the soft-cap derivative when a soft-cap is set."""
+    return 4 + (2 if dtype in _HALF else 0) + (4 if softcap else 0)
 
 
 def default_chunk_size(hidden: int, dtype: torch.dtype = torch.float32, *, softcap: bool = False) -> int:
@@ -67,8 +73,30 @@ def default_chunk_size(hidden: int, dtype: torch.dtype = torch.float32, *, softc
     to a multiple of 16 and at least 16 rows. ``V`` cancels out: the rule depends on ``H`` and the
     dtype only, and the chunk buffer is ``chunk * V`` entries.
     """
-    bytes_per_entry = 4 + (2 if dtype in _HALF else 0) + (4 if softcap else 0)
-    rows = hidden // bytes_per_entry
+    rows = hidden // _bytes_per_entry(dtype, softcap)
+    return max(16, rows // 16 * 16)
+
+
+def chunk_size_for_budget(
+    budget_bytes: int, vocab: int, dtype: torch.dtype = torch.float32, *, softcap: bool = False
+) -> int:
+    """Rows per chunk whose buffers fit in ``budget_bytes``: the one knob between time and memory.
+
+    The chunked path needs, besides the gradients themselves and ``O(N)`` vectors, one chunk
+    buffer of ``chunk x V`` entries (:func:`default_chunk_size` explains the bytes per entry).
+    Larger chunks mean fewer passes over the weight and its gradient (each chunk streams ``W``
+    twice and read-modify-writes the float32 weight gradient once) and larger, more efficient
+    matmuls, so time falls as the budget grows; ``docs/fused.md`` has the measured table.
+    The result is rounded down to a multiple of 16 rows, at least 16; with a vocabulary shard
+    (``process_group``) pass this rank's ``V``.
+
+    Example:
+        >>> chunk_size_for_budget(32 * 2**20, 32768)   # 32 MiB at V = 32768, float32
+        256
+        >>> chunk_size_for_budget(32 * 2**20, 32768, torch.bfloat16)
+        160
+    """
+    rows = int(budget_bytes) // (vocab * _bytes_per_entry(dtype, softcap))
     return max(16, rows // 16 * 16)
 
 
