@@ -31,6 +31,10 @@ the inputs, every allocation counted (PyTorch's, the BLAS library's, the allocat
 ``clear_refs`` cannot be written, the first (cold) run's ``ru_maxrss`` growth is used and the table
 says so. On CUDA: ``torch.cuda.max_memory_allocated`` minus the allocated memory before the run.
 
+``--phases`` instead times the phases of the chunked path (logits matmul, softmax passes, input-
+gradient matmul, weight-gradient ``addmm_``) summed over the chunks, for several chunk sizes,
+against the floor's three matmuls, in rounds (``--reps``): where the time goes.
+
 Usage: ``python benchmarks/bench_linear_ce.py`` (CPU defaults N=4096, H=512, V=32768, float32;
 CUDA defaults N=8192, H=4096, V=128256, bfloat16), ``--help`` for options.
 """
@@ -40,6 +44,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import gc
+import itertools
 import json
 import os
 import platform
@@ -203,6 +208,68 @@ def worker(args: argparse.Namespace) -> dict:
     }
 
 
+def phases(args: argparse.Namespace) -> None:
+    """Per-phase time of the chunked path, summed over the chunks, against the floor's matmuls."""
+    sys.path.insert(0, str(SRC))
+    from losskit.fused._torch import _Chunks, _Options
+
+    g = torch.Generator().manual_seed(0)
+    dtype = getattr(torch, args.dtype)
+    x = torch.randn(args.n, args.hidden, generator=g).to(dtype)
+    w = (torch.randn(args.vocab, args.hidden, generator=g) * args.hidden**-0.5).to(dtype)
+    t = torch.randint(0, args.vocab, (args.n,), generator=g)
+
+    def chunked(chunk: int) -> dict[str, float]:
+        chunks = _Chunks(x, w, None, _Options(-100, 0.0, 0.0, None, chunk), args.n)
+        gx, gw = torch.zeros_like(x), torch.zeros(w.shape, dtype=chunks.cdtype)
+        spent = dict.fromkeys(("logits mm", "softmax passes", "grad_input mm", "grad_weight addmm_"), 0.0)
+        for start in range(0, args.n, chunk):
+            rows = slice(start, start + chunk)
+            stamps = [time.perf_counter()]
+            buf = chunks.logits(x[rows], t[rows], None)
+            stamps.append(time.perf_counter())
+            _, lse, logp_t = chunks.loss_stats(buf, t[rows], None, probs=True)
+            d = chunks.dlogits(buf, t[rows], None, logp_t, lse)
+            stamps.append(time.perf_counter())
+            chunks.accumulate(d, x[rows], rows, None, gx, None, None)
+            stamps.append(time.perf_counter())
+            chunks.accumulate(d, x[rows], rows, None, None, gw, None)
+            stamps.append(time.perf_counter())
+            for key, step in zip(spent, _steps(stamps), strict=True):
+                spent[key] += step
+        return spent
+
+    def floor() -> dict[str, float]:
+        stamps = [time.perf_counter()]
+        logits = x @ w.T
+        stamps.append(time.perf_counter())
+        logits @ w
+        stamps.append(time.perf_counter())
+        logits.T @ x
+        stamps.append(time.perf_counter())
+        return dict(zip(("logits mm", "grad_input mm", "grad_weight mm"), _steps(stamps), strict=True))
+
+    sizes = [int(c) for c in args.chunks.split(",")]
+    chunked(sizes[0])  # warm-up
+    print(f"phases of the chunked path, N={args.n} H={args.hidden} V={args.vocab} {args.dtype}, seconds")
+    for rnd in range(args.reps):
+        f = floor()
+        total = sum(f.values())
+        print(f"round {rnd}, load {os.getloadavg()[0]:.1f}: floor " + _fmt(f) + f"  total {total:.2f}")
+        for c in sizes:
+            p = chunked(c)
+            ratio = sum(p.values()) / total
+            print(f"  chunk {c:>5}: " + _fmt(p) + f"  total {sum(p.values()):.2f}  x floor {ratio:.2f}")
+
+
+def _steps(stamps: list[float]) -> list[float]:
+    return [b - a for a, b in itertools.pairwise(stamps)]
+
+
+def _fmt(times: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.2f}" for k, v in times.items())
+
+
 # ----------------------------------------------------------------------------- driver side
 
 
@@ -240,6 +307,8 @@ def main() -> None:
         "--variants",
         default="floor,plain,torch-chunked,losskit,losskit-chunk256,losskit-lazy,losskit-triton,liger,cce",
     )
+    parser.add_argument("--phases", action="store_true", help="time the chunked path's phases instead")
+    parser.add_argument("--chunks", default="64,128,256,512", help="chunk sizes for --phases")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     cuda = args.device == "cuda"
@@ -247,6 +316,9 @@ def main() -> None:
     args.hidden = args.hidden or (4096 if cuda else 512)
     args.vocab = args.vocab or (128256 if cuda else 32768)
     args.dtype = args.dtype or ("bfloat16" if cuda else "float32")
+    if args.phases:
+        phases(args)
+        return
     if args.worker:
         args.variant = args.worker
         print(json.dumps(worker(args)))

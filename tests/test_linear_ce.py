@@ -327,6 +327,7 @@ def _bad_cases():
         ("impl", (x, w, t), {"impl": "cuda"}),
         ("ignore_index", (x, w, t), {"ignore_index": 1.5}),
         ("num_items", (x, w, t), {"num_items": -1}),
+        ("process_group", (x, w, t), {"process_group": object()}),  # torch.distributed not initialised
     ]
 
 

@@ -150,7 +150,9 @@ def linear_cross_entropy(
         num_items: denominator of ``"mean"`` instead of the local number of valid tokens.
         chunk_size: rows per chunk for ``impl="torch"`` (default
             :func:`losskit.fused.default_chunk_size`: ``H / 4`` rows for float32, so the chunk
-            buffer stays within a quarter of the float32 weight gradient).
+            buffer stays within a quarter of the float32 weight gradient). To trade memory for
+            time, give the chunk buffer a budget: ``chunk_size=chunk_size_for_budget(bytes, V)``
+            (:func:`losskit.fused.chunk_size_for_budget`; measured table in ``docs/fused.md``).
         impl: ``"torch"`` (chunked PyTorch), ``"triton"`` (Triton kernels; CUDA tensors, or CPU
             tensors through Triton's interpreter when ``TRITON_INTERPRET=1`` was set before Triton
             was imported, for testing; on CUDA it warns once that the kernels have not been run on
