@@ -62,3 +62,22 @@ __all__ = [
     "margin_ranking_loss",
     "pairwise_logistic_loss",
 ]
+
+# segmentation, multi-label, distillation and structured outputs
+from losskit.functional.segmentation import (
+    dice_ce_loss,
+    dice_loss,
+    focal_tversky_loss,
+    lovasz_hinge_loss,
+    lovasz_softmax_loss,
+    tversky_loss,
+)
+
+__all__ += [
+    "dice_loss",
+    "tversky_loss",
+    "focal_tversky_loss",
+    "lovasz_softmax_loss",
+    "lovasz_hinge_loss",
+    "dice_ce_loss",
+]
