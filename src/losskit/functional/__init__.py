@@ -64,6 +64,9 @@ __all__ = [
 ]
 
 # segmentation, multi-label, distillation and structured outputs
+from losskit.functional.crf import crf_decode, crf_loss
+from losskit.functional.distillation import distillation_loss
+from losskit.functional.multilabel import asymmetric_loss, poly_loss
 from losskit.functional.segmentation import (
     dice_ce_loss,
     dice_loss,
@@ -74,10 +77,19 @@ from losskit.functional.segmentation import (
 )
 
 __all__ += [
+    # segmentation
     "dice_loss",
     "tversky_loss",
     "focal_tversky_loss",
     "lovasz_softmax_loss",
     "lovasz_hinge_loss",
     "dice_ce_loss",
+    # multi-label
+    "asymmetric_loss",
+    "poly_loss",
+    # distillation
+    "distillation_loss",
+    # structured outputs
+    "crf_loss",
+    "crf_decode",
 ]
