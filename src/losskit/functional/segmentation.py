@@ -44,6 +44,7 @@ References: Milletari et al. 2016 (V-Net, Dice); Salehi et al. 2017 (Tversky); A
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -122,8 +123,9 @@ def _mask_inputs(input: Tensor, target: Tensor, weight: Tensor | None, ignore_in
         check_same_shape("weight", weight, (c,), "one weight per class")
         check_values_in_range("weight", weight, 0.0, float("inf"))
     dtype = compute_dtype(input)
-    x = upcast(input, dtype).reshape(n, c, -1)
-    y = target.reshape(n, -1).long() if multiclass else target.reshape(n, c, -1)
+    npix = math.prod(input.shape[2:])
+    x = upcast(input, dtype).reshape(n, c, npix)
+    y = target.reshape(n, npix).long() if multiclass else target.reshape(n, c, npix)
     valid = y != ignore_index
     if not values_checked() or not bool(valid.all()):
         valid = valid.unsqueeze(1) if multiclass else valid
