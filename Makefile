@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[dev]"
+	# test oracle: only its loss classes are used; its model-zoo dependencies (timm, torchvision)
+	# would replace the CPU build of torch, so it is installed without them
+	$(PY) -m pip install -q --no-deps "segmentation-models-pytorch>=0.5"
 	touch $(STAMP)
 
 install: $(STAMP)
