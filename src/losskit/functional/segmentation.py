@@ -350,23 +350,31 @@ def focal_tversky_loss(
 # --------------------------------------------------------------------------- Lovasz
 
 
-def _lovasz(errors: Tensor, fg: Tensor, valid: Tensor) -> Tensor:
+def _lovasz(errors: Tensor, fg: Tensor, valid: Tensor | None) -> Tensor:
     """Lovasz extension of the Jaccard loss along the last dim (Berman et al. 2018, Alg. 1).
 
-    ``errors >= 0``, ``fg`` 0/1 and ``valid`` of one shape ``(..., P)``; returns ``(...)``.
-    Invalid pixels are sorted last and contribute nothing.
+    ``errors >= 0``, ``fg`` 0/1 and ``valid`` (or ``None``: all valid) of one shape ``(..., P)``;
+    returns ``(...)``. Invalid pixels are sorted last (error -1) and contribute nothing.
     """
-    key = torch.where(valid, errors.detach(), torch.full_like(errors, -1.0))
-    order = key.argsort(dim=-1, descending=True)
-    e = errors.gather(-1, order)
-    v = valid.gather(-1, order).to(e.dtype)
-    f = fg.gather(-1, order) * v
-    total = f.sum(-1, keepdim=True)
-    intersection = total - f.cumsum(-1)
-    union = total + ((1.0 - f) * v).cumsum(-1)
-    jaccard = 1.0 - intersection / torch.where(union == 0, torch.ones_like(union), union)
-    grad = torch.cat([jaccard[..., :1], jaccard[..., 1:] - jaccard[..., :-1]], dim=-1)
-    return (e * v * grad).sum(-1)
+    if valid is not None:
+        errors = torch.where(valid, errors, -1.0)
+    e, order = errors.sort(dim=-1, descending=True)  # differentiable through the sorted values
+    with torch.no_grad():  # the Jaccard increments depend on the order only
+        f = fg.gather(-1, order)
+        if valid is None:
+            outside = (1.0 - f).cumsum_(-1)
+        else:
+            v = valid.gather(-1, order).to(f.dtype)
+            f.mul_(v)
+            outside = (v - f).cumsum_(-1)
+        total = f.sum(-1, keepdim=True)
+        union = outside.add_(total)
+        union = torch.where(union == 0, 1.0, union)
+        jaccard = f.cumsum_(-1).sub_(total).div_(union).add_(1.0)  # 1 - (total - cum f) / union
+        grad = torch.cat([jaccard[..., :1], jaccard[..., 1:] - jaccard[..., :-1]], dim=-1)
+        if valid is not None:
+            grad.mul_(v)
+    return (e * grad).sum(-1)
 
 
 def _flatten_batch(t: Tensor) -> Tensor:
@@ -416,16 +424,14 @@ def lovasz_softmax_loss(
         fg = torch.zeros_like(p).scatter_(1, index.unsqueeze(1), 1.0)
     else:
         fg = m.y if m.valid is None else torch.where(m.valid, m.y, torch.zeros_like(m.y))
-    valid = (
-        torch.ones((n, c, npix), dtype=torch.bool, device=p.device)
-        if m.valid is None
-        else m.valid.expand(n, c, npix)
-    )
+    valid = None if m.valid is None else m.valid.expand(n, c, npix)
     errors = (fg - p).abs()
     if batch:
-        errors, fg, valid = _flatten_batch(errors), _flatten_batch(fg), _flatten_batch(valid)
+        errors, fg = _flatten_batch(errors), _flatten_batch(fg)
+        valid = None if valid is None else _flatten_batch(valid)
     loss = _lovasz(errors, fg, valid)
-    sum_y, pixels = fg.sum(-1), valid.sum(-1)
+    sum_y = fg.sum(-1)
+    pixels = torch.full_like(sum_y, fg.shape[-1]) if valid is None else valid.sum(-1)
     if batch:
         loss, sum_y, pixels = loss[0], sum_y[0], pixels[0]
     return _reduce_pairs(loss, sum_y, pixels, m, classes, reduction, num_items, input)
@@ -467,12 +473,13 @@ def lovasz_hinge_loss(
         raise LossInputError("target", f"a 0/1 mask of shape {tuple(input.shape)}", describe(target))
     m = _mask_inputs(input, target, weight, ignore_index, reduction)
     fg = m.y if m.valid is None else torch.where(m.valid, m.y, torch.zeros_like(m.y))
-    valid = torch.ones_like(m.x, dtype=torch.bool) if m.valid is None else m.valid
+    valid = m.valid
     errors = torch.relu(1.0 - m.x * (2.0 * fg - 1.0))
     if batch:
-        errors, fg, valid = _flatten_batch(errors), _flatten_batch(fg), _flatten_batch(valid)
+        errors, fg = _flatten_batch(errors), _flatten_batch(fg)
+        valid = None if valid is None else _flatten_batch(valid)
     loss = _lovasz(errors, fg, valid)
-    pixels = valid.sum(-1)
+    pixels = torch.full_like(loss, fg.shape[-1]) if valid is None else valid.sum(-1)
     if batch:
         loss, pixels = loss[0], pixels[0]
     return _reduce_pairs(loss, pixels, pixels, m, "all", reduction, num_items, input)
