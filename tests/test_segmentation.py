@@ -286,3 +286,16 @@ def test_module_with_class_weights_matches_functional(gen):
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_dice_ce_is_dice_plus_cross_entropy_with_weights_and_ignored_pixels(gen):
+    x, t = _multiclass(gen)
+    w = torch.tensor([1.0, 2.0, 0.5, 3.0], dtype=torch.float64)
+    ours = losskit.dice_ce_loss(x, t, weight=w, lambda_dice=0.3, lambda_ce=1.7)
+    ref = 0.3 * losskit.dice_loss(x, t, weight=w) + 1.7 * F.cross_entropy(x, t, weight=w, ignore_index=IGNORE)
+    torch.testing.assert_close(ours, ref, **TOL)
+    xm, y = _multilabel(gen)
+    y[0, 0, 0] = IGNORE
+    keep = y != IGNORE
+    ref = losskit.dice_loss(xm, y) + F.binary_cross_entropy_with_logits(xm[keep], y[keep])
+    torch.testing.assert_close(losskit.dice_ce_loss(xm, y), ref, **TOL)

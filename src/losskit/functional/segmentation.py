@@ -65,7 +65,7 @@ from losskit._validation import (
     describe,
     values_checked,
 )
-from losskit.functional.classification import binary_cross_entropy_with_logits, cross_entropy
+from losskit.functional.classification import binary_cross_entropy_with_logits
 
 __all__ = [
     "dice_ce_loss",
@@ -140,9 +140,10 @@ def _probabilities(m: _Masks) -> Tensor:
     return torch.softmax(m.x, dim=1) if m.multiclass else torch.sigmoid(m.x)
 
 
-def _counts(m: _Masks, batch: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _counts(m: _Masks, batch: bool, p: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Soft ``TP``, ``sum p`` and ``sum y`` per (image, class), and the number of valid pixels."""
-    p = _probabilities(m)
+    if p is None:
+        p = _probabilities(m)
     if m.valid is not None:
         p = p * m.valid
     sum_p = p.sum(-1)
@@ -247,9 +248,13 @@ def dice_loss(
     """
     _check_region_options(smooth, classes)
     m = _mask_inputs(input, target, weight, ignore_index, reduction)
-    tp, sum_p, sum_y, pixels = _counts(m, batch)
+    return _dice(m, None, smooth, classes, batch, reduction, num_items, input)
+
+
+def _dice(m: _Masks, p: Tensor | None, smooth, classes, batch, reduction, num_items, like: Tensor) -> Tensor:
+    tp, sum_p, sum_y, pixels = _counts(m, batch, p)
     loss = 1.0 - _ratio(2.0 * tp + smooth, sum_p + sum_y + smooth)
-    return _reduce_pairs(loss, sum_y, pixels, m, classes, reduction, num_items, input)
+    return _reduce_pairs(loss, sum_y, pixels, m, classes, reduction, num_items, like)
 
 
 def tversky_loss(
@@ -505,9 +510,10 @@ def dice_ce_loss(
     .. math::
         \ell = \lambda_{dice}\, \mathrm{Dice} + \lambda_{ce}\, \mathrm{CE}
 
-    with :func:`dice_loss` (mean over the pairs that count) and :func:`losskit.cross_entropy`
-    for class-index targets or :func:`losskit.binary_cross_entropy_with_logits` for a mask
-    (mean over the valid pixels). Both use the same class ``weight`` and ``ignore_index``.
+    with :func:`dice_loss` (mean over the pairs that count) and the cross-entropy of
+    :func:`losskit.cross_entropy` for class-index targets (from the same log-softmax as the
+    Dice probabilities) or :func:`losskit.binary_cross_entropy_with_logits` for a mask (mean
+    over the valid pixels). Both use the same class ``weight`` and ``ignore_index``.
     The two means have different denominators, so the result is a scalar only (no
     ``reduction``/``num_items``); for gradient accumulation combine the two losses yourself,
     each with its own ``num_items``.
@@ -524,12 +530,19 @@ def dice_ce_loss(
     """
     check_scalar_range("lambda_dice", lambda_dice, 0.0)
     check_scalar_range("lambda_ce", lambda_ce, 0.0)
-    dice = dice_loss(
-        input, target, weight=weight, ignore_index=ignore_index, smooth=smooth, classes=classes, batch=batch
-    )
-    if target.dim() == input.dim() - 1:
-        ce = cross_entropy(input, target, weight=weight, ignore_index=ignore_index)
+    _check_region_options(smooth, classes)
+    m = _mask_inputs(input, target, weight, ignore_index, "mean")
+    if m.multiclass:
+        # one log-softmax for both terms: the Dice probabilities and the cross-entropy
+        log_p = torch.log_softmax(m.x, dim=1)
+        dice = _dice(m, log_p.exp(), smooth, classes, batch, "mean", None, input)
+        valid = None if m.valid is None else m.valid[:, 0]
+        index = m.y if valid is None else torch.where(valid, m.y, torch.zeros_like(m.y))
+        nll = -log_p.gather(1, index.unsqueeze(1))[:, 0]
+        w = None if m.weight is None else m.weight[index]
+        ce = restore(reduce_loss(nll, weight=w, mask=valid), input)
     else:
+        dice = _dice(m, None, smooth, classes, batch, "mean", None, input)
         valid = target != ignore_index
         w = valid.to(compute_dtype(input))
         if weight is not None:
