@@ -103,3 +103,18 @@ def test_crf_layer_learns_transitions(gen):
 def test_bad_num_tags():
     with pytest.raises(losskit.LossInputError, match="`num_tags`"):
         losskit.nn.CRF(0)
+
+
+def test_crf_layer_is_the_function_with_its_own_scores(gen):
+    layer = losskit.nn.CRF(4, reduction="sum")
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen))
+    e = torch.randn(3, 5, 4, generator=gen)
+    tags = torch.randint(0, 4, (3, 5), generator=gen)
+    mask = torch.arange(5) < torch.tensor([[5], [2], [4]])
+    ends = {"start_transitions": layer.start_transitions, "end_transitions": layer.end_transitions}
+    torch.testing.assert_close(
+        layer(e, tags, mask), losskit.crf_loss(e, tags, layer.transitions, mask=mask, reduction="sum", **ends)
+    )
+    assert torch.equal(layer.decode(e, mask), losskit.crf_decode(e, layer.transitions, mask=mask, **ends))

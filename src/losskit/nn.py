@@ -486,8 +486,10 @@ __all__ += ["LinearCrossEntropyLoss"]
 # ---------------------------------------------------------------------------------------
 
 
-class _RegionLoss(_FunctionalLoss):
-    """Shared constructor of the region losses: class weights and the pair options."""
+class DiceLoss(_FunctionalLoss):
+    """Module face of :func:`losskit.functional.dice_loss`."""
+
+    function = staticmethod(F.dice_loss)
 
     def __init__(
         self,
@@ -498,10 +500,32 @@ class _RegionLoss(_FunctionalLoss):
         classes: str = "present",
         batch: bool = False,
         reduction: str = "mean",
-        **options: Any,
     ) -> None:
         super().__init__(
-            **options,
+            weight=weight, ignore_index=ignore_index, smooth=smooth, classes=classes, batch=batch, reduction=reduction
+        )
+
+
+class TverskyLoss(_FunctionalLoss):
+    """Module face of :func:`losskit.functional.tversky_loss`."""
+
+    function = staticmethod(F.tversky_loss)
+
+    def __init__(
+        self,
+        *,
+        alpha: float = 0.5,
+        beta: float = 0.5,
+        weight: Tensor | None = None,
+        ignore_index: int = -100,
+        smooth: float = 0.0,
+        classes: str = "present",
+        batch: bool = False,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(
+            alpha=alpha,
+            beta=beta,
             weight=weight,
             ignore_index=ignore_index,
             smooth=smooth,
@@ -511,28 +535,35 @@ class _RegionLoss(_FunctionalLoss):
         )
 
 
-class DiceLoss(_RegionLoss):
-    """Module face of :func:`losskit.functional.dice_loss`."""
-
-    function = staticmethod(F.dice_loss)
-
-
-class TverskyLoss(_RegionLoss):
-    """Module face of :func:`losskit.functional.tversky_loss`."""
-
-    function = staticmethod(F.tversky_loss)
-
-    def __init__(self, *, alpha: float = 0.5, beta: float = 0.5, **options: Any) -> None:
-        super().__init__(alpha=alpha, beta=beta, **options)
-
-
-class FocalTverskyLoss(_RegionLoss):
+class FocalTverskyLoss(_FunctionalLoss):
     """Module face of :func:`losskit.functional.focal_tversky_loss`."""
 
     function = staticmethod(F.focal_tversky_loss)
 
-    def __init__(self, *, alpha: float = 0.3, beta: float = 0.7, gamma: float = 0.75, **options: Any) -> None:
-        super().__init__(alpha=alpha, beta=beta, gamma=gamma, **options)
+    def __init__(
+        self,
+        *,
+        alpha: float = 0.3,
+        beta: float = 0.7,
+        gamma: float = 0.75,
+        weight: Tensor | None = None,
+        ignore_index: int = -100,
+        smooth: float = 0.0,
+        classes: str = "present",
+        batch: bool = False,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(
+            alpha=alpha,
+            beta=beta,
+            gamma=gamma,
+            weight=weight,
+            ignore_index=ignore_index,
+            smooth=smooth,
+            classes=classes,
+            batch=batch,
+            reduction=reduction,
+        )
 
 
 class LovaszSoftmaxLoss(_FunctionalLoss):
@@ -578,6 +609,7 @@ class DiceCELoss(_FunctionalLoss):
         smooth: float = 0.0,
         classes: str = "present",
         batch: bool = False,
+        reduction: str = "mean",
     ) -> None:
         super().__init__(
             lambda_dice=lambda_dice,
@@ -587,6 +619,7 @@ class DiceCELoss(_FunctionalLoss):
             smooth=smooth,
             classes=classes,
             batch=batch,
+            reduction=reduction,
         )
 
 
@@ -646,22 +679,11 @@ class DistillationLoss(_FunctionalLoss):
         super().__init__(temperature=temperature, alpha=alpha, ignore_index=ignore_index, reduction=reduction)
 
 
-class CRFLoss(_FunctionalLoss):
-    """Module face of :func:`losskit.functional.crf_loss`;
-    ``loss(input, target, transitions, *, start_transitions=None, end_transitions=None, mask=None)``.
-    The scores are passed at call time; :class:`CRF` owns them as parameters."""
-
-    function = staticmethod(F.crf_loss)
-
-    def __init__(self, *, reduction: str = "mean") -> None:
-        super().__init__(reduction=reduction)
-
-
 class CRF(torch.nn.Module):
     """A linear-chain CRF layer owning its transition, start and end scores (zeros at start).
 
     ``crf(input, target, mask=None)`` is :func:`losskit.functional.crf_loss` and
-    ``crf.decode(input, mask=None)`` is :func:`losskit.functional.crf_decode`, both with this
+    ``crf.decode(input, mask=None)`` is :func:`losskit.crf_decode`, both with this
     layer's scores.
     """
 
@@ -684,7 +706,9 @@ class CRF(torch.nn.Module):
         return F.crf_loss(input, target, self.transitions, mask=mask, **self._scores(), **options)
 
     def decode(self, input: Tensor, mask: Tensor | None = None, **kwargs: Any) -> Tensor:
-        return F.crf_decode(input, self.transitions, mask=mask, **self._scores(), **kwargs)
+        from losskit.functional.crf import crf_decode
+
+        return crf_decode(input, self.transitions, mask=mask, **self._scores(), **kwargs)
 
 
 __all__ += [
@@ -697,6 +721,5 @@ __all__ += [
     "AsymmetricLoss",
     "PolyLoss",
     "DistillationLoss",
-    "CRFLoss",
     "CRF",
 ]

@@ -64,7 +64,7 @@ __all__ = [
 ]
 
 # segmentation, multi-label, distillation and structured outputs
-from losskit.functional.crf import crf_decode, crf_loss
+from losskit.functional.crf import crf_loss
 from losskit.functional.distillation import distillation_loss
 from losskit.functional.multilabel import asymmetric_loss, poly_loss
 from losskit.functional.segmentation import (
@@ -89,7 +89,6 @@ __all__ += [
     "poly_loss",
     # distillation
     "distillation_loss",
-    # structured outputs
+    # structured outputs (crf_decode, not a loss, is exported by the package root)
     "crf_loss",
-    "crf_decode",
 ]

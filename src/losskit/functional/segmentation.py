@@ -504,6 +504,7 @@ def dice_ce_loss(
     smooth: float = 0.0,
     classes: str = "present",
     batch: bool = False,
+    reduction: str = "mean",
 ) -> Tensor:
     r"""Dice + cross-entropy, the common segmentation objective (as MONAI's ``DiceCELoss``).
 
@@ -514,13 +515,15 @@ def dice_ce_loss(
     :func:`losskit.cross_entropy` for class-index targets (from the same log-softmax as the
     Dice probabilities) or :func:`losskit.binary_cross_entropy_with_logits` for a mask (mean
     over the valid pixels). Both use the same class ``weight`` and ``ignore_index``.
-    The two means have different denominators, so the result is a scalar only (no
-    ``reduction``/``num_items``); for gradient accumulation combine the two losses yourself,
-    each with its own ``num_items``.
+    The two terms are reduced over different items (pairs and pixels), so the result is a
+    scalar: ``reduction="mean"`` combines the two means, ``"sum"`` the two sums; there is no
+    ``"none"`` and no ``num_items`` (for gradient accumulation combine :func:`dice_loss` and
+    :func:`losskit.cross_entropy` yourself, each with its own ``num_items``).
 
     Args:
         input, target, weight, ignore_index, smooth, classes, batch: as in :func:`dice_loss`.
         lambda_dice, lambda_ce: non-negative weights of the two terms.
+        reduction: ``"mean"`` or ``"sum"``.
 
     Example:
         >>> import torch, losskit
@@ -531,21 +534,23 @@ def dice_ce_loss(
     check_scalar_range("lambda_dice", lambda_dice, 0.0)
     check_scalar_range("lambda_ce", lambda_ce, 0.0)
     _check_region_options(smooth, classes)
-    m = _mask_inputs(input, target, weight, ignore_index, "mean")
+    check_choice("reduction", reduction, ("mean", "sum"))
+    m = _mask_inputs(input, target, weight, ignore_index, reduction)
     if m.multiclass:
         # one log-softmax for both terms: the Dice probabilities and the cross-entropy
         log_p = torch.log_softmax(m.x, dim=1)
-        dice = _dice(m, log_p.exp(), smooth, classes, batch, "mean", None, input)
+        dice = _dice(m, log_p.exp(), smooth, classes, batch, reduction, None, input)
         valid = None if m.valid is None else m.valid[:, 0]
         index = m.y if valid is None else torch.where(valid, m.y, torch.zeros_like(m.y))
         nll = -log_p.gather(1, index.unsqueeze(1))[:, 0]
         w = None if m.weight is None else m.weight[index]
-        ce = restore(reduce_loss(nll, weight=w, mask=valid), input)
+        ce = restore(reduce_loss(nll, reduction=reduction, weight=w, mask=valid), input)
     else:
-        dice = _dice(m, None, smooth, classes, batch, "mean", None, input)
+        dice = _dice(m, None, smooth, classes, batch, reduction, None, input)
         valid = target != ignore_index
         w = valid.to(compute_dtype(input))
         if weight is not None:
             w = w * weight.to(w.dtype).reshape(1, -1, *([1] * (input.dim() - 2)))
-        ce = binary_cross_entropy_with_logits(input, torch.where(valid, target, torch.zeros_like(target)), weight=w)
+        y = torch.where(valid, target, torch.zeros_like(target))
+        ce = binary_cross_entropy_with_logits(input, y, weight=w, reduction=reduction)
     return lambda_dice * dice + lambda_ce * ce
