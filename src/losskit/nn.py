@@ -496,7 +496,7 @@ class DiceLoss(_FunctionalLoss):
         self,
         *,
         weight: Tensor | None = None,
-        ignore_index: int = -100,
+        ignore_index: int | None = -100,
         smooth: float = 0.0,
         classes: str = "present",
         batch: bool = False,
@@ -518,7 +518,7 @@ class TverskyLoss(_FunctionalLoss):
         alpha: float = 0.5,
         beta: float = 0.5,
         weight: Tensor | None = None,
-        ignore_index: int = -100,
+        ignore_index: int | None = -100,
         smooth: float = 0.0,
         classes: str = "present",
         batch: bool = False,
@@ -548,7 +548,7 @@ class FocalTverskyLoss(_FunctionalLoss):
         beta: float = 0.7,
         gamma: float = 0.75,
         weight: Tensor | None = None,
-        ignore_index: int = -100,
+        ignore_index: int | None = -100,
         smooth: float = 0.0,
         classes: str = "present",
         batch: bool = False,
@@ -576,7 +576,7 @@ class LovaszSoftmaxLoss(_FunctionalLoss):
         self,
         *,
         weight: Tensor | None = None,
-        ignore_index: int = -100,
+        ignore_index: int | None = -100,
         classes: str = "present",
         batch: bool = False,
         reduction: str = "mean",
@@ -590,7 +590,12 @@ class LovaszHingeLoss(_FunctionalLoss):
     function = staticmethod(F.lovasz_hinge_loss)
 
     def __init__(
-        self, *, weight: Tensor | None = None, ignore_index: int = -100, batch: bool = False, reduction: str = "mean"
+        self,
+        *,
+        weight: Tensor | None = None,
+        ignore_index: int | None = -100,
+        batch: bool = False,
+        reduction: str = "mean",
     ) -> None:
         super().__init__(weight=weight, ignore_index=ignore_index, batch=batch, reduction=reduction)
 
@@ -606,7 +611,7 @@ class DiceCELoss(_FunctionalLoss):
         lambda_dice: float = 1.0,
         lambda_ce: float = 1.0,
         weight: Tensor | None = None,
-        ignore_index: int = -100,
+        ignore_index: int | None = -100,
         smooth: float = 0.0,
         classes: str = "present",
         batch: bool = False,
@@ -653,7 +658,7 @@ class PolyLoss(_FunctionalLoss):
         gamma: float = 0.0,
         alpha: float | Tensor | None = None,
         weight: Tensor | None = None,
-        ignore_index: int = -100,
+        ignore_index: int | None = -100,
         label_smoothing: float = 0.0,
         reduction: str = "mean",
     ) -> None:
@@ -675,7 +680,12 @@ class DistillationLoss(_FunctionalLoss):
     function = staticmethod(F.distillation_loss)
 
     def __init__(
-        self, *, temperature: float = 1.0, alpha: float = 0.5, ignore_index: int = -100, reduction: str = "mean"
+        self,
+        *,
+        temperature: float = 1.0,
+        alpha: float = 0.5,
+        ignore_index: int | None = -100,
+        reduction: str = "mean",
     ) -> None:
         super().__init__(temperature=temperature, alpha=alpha, ignore_index=ignore_index, reduction=reduction)
 

@@ -25,10 +25,11 @@ from losskit._errors import LossInputError
 from losskit._numerics import compute_dtype, restore, upcast
 from losskit._reduction import NumItems, reduce_loss
 from losskit._validation import (
+    as_class_indices,
     check_class_indices,
     check_float,
-    check_integer,
     check_reduction,
+    check_same_device,
     check_same_shape,
     describe,
     values_checked,
@@ -49,6 +50,7 @@ def _crf_inputs(
         raise LossInputError("input", "emission scores of shape (N, T, C)", describe(input))
     n, steps, c = input.shape
     check_float("transitions", transitions)
+    check_same_device("transitions", transitions, input)
     check_same_shape("transitions", transitions, (c, c), "(C, C) for C tags")
     dtype = compute_dtype(input)
     ends = []
@@ -57,11 +59,15 @@ def _crf_inputs(
             ends.append(torch.zeros(c, dtype=dtype, device=input.device))
         else:
             check_float(name, v)
+            check_same_device(name, v, input)
             check_same_shape(name, v, (c,), "one score per tag")
             ends.append(upcast(v, dtype))
     if mask is None:
         mask = torch.ones((n, steps), dtype=torch.bool, device=input.device)
     else:
+        if not isinstance(mask, Tensor):
+            raise LossInputError("mask", "a bool tensor or None", type(mask).__name__)
+        check_same_device("mask", mask, input)
         check_same_shape("mask", mask, (n, steps), "(N, T), the first two dims of `input`")
         mask = mask.bool()
         if values_checked() and steps > 1 and bool((mask[:, 1:] & ~mask[:, :-1]).any()):
@@ -80,7 +86,7 @@ def _log_partition(e: Tensor, trans: Tensor, start: Tensor, end: Tensor, mask: T
 
 def _path_score(e: Tensor, tags: Tensor, trans: Tensor, start: Tensor, end: Tensor, mask: Tensor) -> Tensor:
     """``S(y)`` per sequence; tags at padded steps are never read."""
-    tags = torch.where(mask, tags, torch.zeros_like(tags)).long()
+    tags = torch.where(mask, tags, torch.zeros_like(tags))
     m = mask.to(e.dtype)
     emit = (e.gather(2, tags.unsqueeze(2)).squeeze(2) * m).sum(1)
     move = (trans[tags[:, :-1], tags[:, 1:]] * m[:, 1:]).sum(1)
@@ -124,7 +130,10 @@ def crf_loss(
     """
     check_reduction(reduction)
     e, trans, start, end, mask = _crf_inputs(input, transitions, start_transitions, end_transitions, mask)
-    check_integer("target", target)
+    if not isinstance(target, Tensor):
+        raise LossInputError("target", "a torch.Tensor of tags", type(target).__name__)
+    check_same_device("target", target, input)
+    target = as_class_indices("target", target)
     check_same_shape("target", target, mask.shape, "(N, T), the first two dims of `input`")
     if values_checked():
         check_class_indices("target", target[mask], e.shape[2], None)

@@ -22,10 +22,12 @@ from losskit._errors import LossInputError
 from losskit._numerics import compute_dtype, restore, upcast
 from losskit._reduction import NumItems, reduce_loss
 from losskit._validation import (
+    as_class_indices,
     check_class_indices,
     check_float,
-    check_integer,
+    check_ignore_index,
     check_reduction,
+    check_same_device,
     check_same_shape,
     check_scalar_range,
     describe,
@@ -41,7 +43,7 @@ def distillation_loss(
     temperature: float = 1.0,
     alpha: float = 0.5,
     target: Tensor | None = None,
-    ignore_index: int = -100,
+    ignore_index: int | None = -100,
     reduction: str = "mean",
     num_items: NumItems = None,
 ) -> Tensor:
@@ -87,14 +89,19 @@ def distillation_loss(
     check_scalar_range("alpha", alpha, 0.0, 1.0)
     if student_logits.dim() < 2:
         raise LossInputError("student_logits", "logits of shape (N, C, ...)", describe(student_logits))
+    check_same_device("teacher_logits", teacher_logits, student_logits, "student_logits")
     check_same_shape("teacher_logits", teacher_logits, student_logits.shape, "the shape of `student_logits`")
+    ignore_index = check_ignore_index(ignore_index)
     batch_shape = (student_logits.shape[0], *student_logits.shape[2:])
     mask = None
     if target is not None:
-        check_integer("target", target)
+        if not isinstance(target, Tensor):
+            raise LossInputError("target", "a torch.Tensor of class indices or None", type(target).__name__)
+        check_same_device("target", target, student_logits, "student_logits")
+        target = as_class_indices("target", target)
         check_same_shape("target", target, batch_shape, "class indices for logits of shape (N, C, d1, ...)")
         check_class_indices("target", target, student_logits.shape[1], ignore_index)
-        mask = target != ignore_index
+        mask = None if ignore_index is None else target != ignore_index
     dtype = compute_dtype(student_logits)
     s = upcast(student_logits, dtype)
     t = upcast(teacher_logits, dtype)
@@ -106,7 +113,7 @@ def distillation_loss(
     kl = torch.where(support, q * (log_q - log_p), torch.zeros_like(q)).sum(dim=1)
     loss = temperature**2 * kl
     if target is not None:
-        safe = torch.where(mask, target, torch.zeros_like(target)).long()
+        safe = target if mask is None else torch.where(mask, target, torch.zeros_like(target))
         ce = -torch.log_softmax(s, dim=1).gather(1, safe.unsqueeze(1)).squeeze(1)
         loss = alpha * loss + (1.0 - alpha) * ce
     return restore(reduce_loss(loss, reduction=reduction, mask=mask, num_items=num_items), student_logits)

@@ -22,11 +22,12 @@ from losskit._errors import LossInputError
 from losskit._numerics import restore
 from losskit._reduction import NumItems, reduce_loss
 from losskit._validation import check_scalar_range
+from losskit.functional._focal_multiclass import log1m_softmax
 from losskit.functional.classification import (
     _binary_inputs,
-    _log1m_softmax,
     _multiclass_inputs,
     _reduce_multiclass,
+    _safe_index,
     cross_entropy,
     focal_loss,
 )
@@ -161,14 +162,14 @@ def poly_loss(
         base = cross_entropy(x, mc.target, **options)
     num_classes = x.shape[1]
     if mc.hard:
-        safe = torch.where(mc.mask, mc.target, torch.zeros_like(mc.target))
+        safe = _safe_index(mc)
         y = TF.one_hot(safe, num_classes).movedim(-1, 1).to(x.dtype)
     else:
         y = mc.target
     if label_smoothing:
         y = y * (1.0 - label_smoothing) + label_smoothing / num_classes
     # 1 - p_t = sum_c y'_c (1 - p_c), each 1 - p_c from log(1 - p_c) without cancellation
-    one_minus_pt = (y * torch.exp(_log1m_softmax(x, torch.log_softmax(x, dim=1)))).sum(dim=1)
+    one_minus_pt = (y * torch.exp(log1m_softmax(x, torch.log_softmax(x, dim=1)))).sum(dim=1)
     poly = epsilon * one_minus_pt ** (gamma + 1.0)
     if mc.hard and mc.weight is not None:
         poly = poly * mc.weight[safe]

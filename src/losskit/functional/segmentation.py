@@ -54,12 +54,15 @@ from losskit._errors import LossInputError
 from losskit._numerics import compute_dtype, restore, upcast
 from losskit._reduction import NumItems, reduce_loss
 from losskit._validation import (
+    as_class_indices,
     check_choice,
     check_class_indices,
     check_float,
-    check_integer,
+    check_ignore_index,
     check_reduction,
+    check_same_device,
     check_same_shape,
+    check_sample_weight,
     check_scalar_range,
     check_values_in_range,
     describe,
@@ -90,11 +93,15 @@ class _Masks:
     weight: Tensor | None  # (C,)
 
 
-def _mask_inputs(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, reduction: str) -> _Masks:
+def _mask_inputs(
+    input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int | None, reduction: str
+) -> _Masks:
     check_float("input", input)
     if not isinstance(target, Tensor):
         raise LossInputError("target", "a torch.Tensor", type(target).__name__)
+    check_same_device("target", target, input)
     check_reduction(reduction)
+    ignore_index = check_ignore_index(ignore_index)
     if input.dim() < 2:
         raise LossInputError("input", "logits of shape (N, C, *spatial)", describe(input))
     n, c = input.shape[:2]
@@ -102,7 +109,7 @@ def _mask_inputs(input: Tensor, target: Tensor, weight: Tensor | None, ignore_in
         raise LossInputError("target", "a tensor that does not require grad", describe(target))
     multiclass = target.dim() == input.dim() - 1
     if multiclass:
-        check_integer("target", target)
+        target = as_class_indices("target", target)
         check_same_shape("target", target, (n, *input.shape[2:]), "class indices for `input` of shape (N, C, ...)")
         if c < 2:
             raise LossInputError(
@@ -116,21 +123,25 @@ def _mask_inputs(input: Tensor, target: Tensor, weight: Tensor | None, ignore_in
                 f"class indices of shape {(n, *input.shape[2:])} or a mask of shape {tuple(input.shape)}",
                 describe(target),
             )
+        if target.is_complex():
+            raise LossInputError("target", "a real 0/1 mask", describe(target))
         if values_checked() and target.numel():
-            check_values_in_range("target", target[target != ignore_index].double(), 0.0, 1.0)
+            kept = target if ignore_index is None else target[target != ignore_index]
+            check_values_in_range("target", kept.double(), 0.0, 1.0)
     if weight is not None:
-        check_float("weight", weight)
+        check_sample_weight("weight", weight, (c,), "one weight per class", input)
         check_same_shape("weight", weight, (c,), "one weight per class")
-        check_values_in_range("weight", weight, 0.0, float("inf"))
     dtype = compute_dtype(input)
     npix = math.prod(input.shape[2:])
     x = upcast(input, dtype).reshape(n, c, npix)
-    y = target.reshape(n, npix).long() if multiclass else target.reshape(n, c, npix)
-    valid = y != ignore_index
-    if not values_checked() or not bool(valid.all()):
-        valid = valid.unsqueeze(1) if multiclass else valid
-    else:
-        valid = None
+    y = target.reshape(n, npix) if multiclass else target.reshape(n, c, npix)
+    valid = None
+    if ignore_index is not None:
+        valid = y != ignore_index
+        if values_checked() and bool(valid.all()):
+            valid = None  # nothing ignored: skip the masking
+        elif multiclass:
+            valid = valid.unsqueeze(1)
     if not multiclass:
         y = y.to(dtype)
     return _Masks(x=x, y=y, valid=valid, multiclass=multiclass, weight=upcast(weight, dtype))
@@ -208,7 +219,7 @@ def dice_loss(
     target: Tensor,
     *,
     weight: Tensor | None = None,
-    ignore_index: int = -100,
+    ignore_index: int | None = -100,
     smooth: float = 0.0,
     classes: str = "present",
     batch: bool = False,
@@ -228,7 +239,7 @@ def dice_loss(
         target: class indices ``(N, *spatial)`` (softmax over ``C``) or a mask shaped like
             ``input`` (sigmoid per channel; ``C = 1`` for binary).
         weight: per-class weights ``(C,)`` (multiply each pair's loss and its share of the mean).
-        ignore_index: target value whose pixels are excluded from every sum.
+        ignore_index: target value whose pixels are excluded from every sum (``None``: none).
         smooth: ``s >= 0`` added to numerator and denominator.
         classes: ``"present"`` (pairs whose target holds the class) or ``"all"``.
         batch: one Dice per class over the whole batch instead of one per image.
@@ -264,7 +275,7 @@ def tversky_loss(
     alpha: float = 0.5,
     beta: float = 0.5,
     weight: Tensor | None = None,
-    ignore_index: int = -100,
+    ignore_index: int | None = -100,
     smooth: float = 0.0,
     classes: str = "present",
     batch: bool = False,
@@ -309,7 +320,7 @@ def focal_tversky_loss(
     beta: float = 0.7,
     gamma: float = 0.75,
     weight: Tensor | None = None,
-    ignore_index: int = -100,
+    ignore_index: int | None = -100,
     smooth: float = 0.0,
     classes: str = "present",
     batch: bool = False,
@@ -392,7 +403,7 @@ def lovasz_softmax_loss(
     target: Tensor,
     *,
     weight: Tensor | None = None,
-    ignore_index: int = -100,
+    ignore_index: int | None = -100,
     classes: str = "present",
     batch: bool = False,
     reduction: str = "mean",
@@ -447,7 +458,7 @@ def lovasz_hinge_loss(
     target: Tensor,
     *,
     weight: Tensor | None = None,
-    ignore_index: int = -100,
+    ignore_index: int | None = -100,
     batch: bool = False,
     reduction: str = "mean",
     num_items: NumItems = None,
@@ -500,7 +511,7 @@ def dice_ce_loss(
     lambda_dice: float = 1.0,
     lambda_ce: float = 1.0,
     weight: Tensor | None = None,
-    ignore_index: int = -100,
+    ignore_index: int | None = -100,
     smooth: float = 0.0,
     classes: str = "present",
     batch: bool = False,
@@ -547,7 +558,7 @@ def dice_ce_loss(
         ce = restore(reduce_loss(nll, reduction=reduction, weight=w, mask=valid), input)
     else:
         dice = _dice(m, None, smooth, classes, batch, reduction, None, input)
-        valid = target != ignore_index
+        valid = torch.ones_like(target, dtype=torch.bool) if ignore_index is None else target != ignore_index
         w = valid.to(compute_dtype(input))
         if weight is not None:
             w = w * weight.to(w.dtype).reshape(1, -1, *([1] * (input.dim() - 2)))
