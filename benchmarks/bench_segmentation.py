@@ -5,12 +5,16 @@ Run: ``python benchmarks/bench_segmentation.py`` (the issue's shape, logits (8, 
 ``--small`` for (2, 21, 128, 128), or ``--shape N C H W``; ``--rows dice,dice_ce,lovasz``
 selects rows.
 
-Each variant runs in its own process (so one variant's allocations never count for another):
-it builds float32 logits and class-index targets, runs forward + backward once to warm up, then
-``--repeats`` times, and reports the median wall time and the peak resident memory the loss
-added on top of its inputs (``ru_maxrss`` after minus before; on CUDA,
-``torch.cuda.max_memory_allocated`` instead). segmentation_models_pytorch's loss classes are
-imported without its model zoo (see ``tests/segmentation_oracles.py``).
+Time: the variants of a row run round-robin in one process (so a change of load on a shared
+machine hits all of them alike), forward + backward on float32 logits and class-index targets,
+one warm-up and then ``--repeats`` rounds; the median is reported. Peak memory: each variant
+once more in a fresh process, after a warm-up, the resident memory one forward + backward adds
+on top of its inputs (the peak resident size ``VmHWM``, reset through ``/proc/self/clear_refs``,
+minus the resident size before; on CUDA ``torch.cuda.max_memory_allocated``), so that one
+variant's allocations never count for another. Linux only on CPU, where the worker runs with
+``MALLOC_MMAP_THRESHOLD_=131072`` so that freed tensors leave the resident set.
+segmentation_models_pytorch's loss classes are imported without its model zoo (see
+``tests/segmentation_oracles.py``).
 
 Rows (same semantics per row):
 * ``dice``: losskit ``dice_loss(batch=True)`` / smp ``DiceLoss("multiclass")``, and
@@ -24,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -67,11 +70,14 @@ def _loss_fn(name: str):
     return lambda x, t: module(x, t.unsqueeze(1))
 
 
-def _worker(name: str, shape: list[int], repeats: int, device: str) -> dict:
+def _inputs(shape: list[int], device: str) -> tuple[torch.Tensor, torch.Tensor]:
     n, c, h, w = shape
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(n, c, h, w, generator=gen).to(device).requires_grad_()
-    t = torch.randint(0, c, (n, h, w), generator=gen).to(device)
+    return x, torch.randint(0, c, (n, h, w), generator=gen).to(device)
+
+
+def _stepper(name: str, x: torch.Tensor, t: torch.Tensor, device: str):
     fn = _loss_fn(name)
 
     def step():
@@ -80,22 +86,48 @@ def _worker(name: str, shape: list[int], repeats: int, device: str) -> dict:
         if device == "cuda":
             torch.cuda.synchronize()
 
+    return step
+
+
+def _times(names: list[str], shape: list[int], repeats: int, device: str) -> list[float]:
+    """Median seconds per forward + backward of each variant, run round-robin."""
+    x, t = _inputs(shape, device)
+    steps = [_stepper(name, x, t, device) for name in names]
+    for step in steps:
+        step()  # warm-up
+    times: list[list[float]] = [[] for _ in steps]
+    for _ in range(repeats):
+        for i, step in enumerate(steps):
+            start = time.perf_counter()
+            step()
+            times[i].append(time.perf_counter() - start)
+    return [statistics.median(ts) for ts in times]
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def _peak(name: str, shape: list[int], device: str) -> int:
+    """Bytes the loss adds at its peak over its inputs (run in a fresh process, after a warm-up)."""
+    x, t = _inputs(shape, device)
+    step = _stepper(name, x, t, device)
+    step()  # warm-up: lazy initialisation is not the loss's memory
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
-    else:
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    step()  # warm-up, and the peak
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
         step()
-        times.append(time.perf_counter() - start)
-    if device == "cuda":
-        peak = torch.cuda.max_memory_allocated() - base
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
-    return {"name": name, "seconds": statistics.median(times), "peak_bytes": peak}
+        return torch.cuda.max_memory_allocated() - base
+    x.grad = None
+    with open("/proc/self/clear_refs", "w") as f:  # Linux: reset the peak resident size (VmHWM)
+        f.write("5")
+    base = _status_kib("VmRSS")
+    step()
+    return (_status_kib("VmHWM") - base) * 1024
 
 
 def main() -> None:
@@ -111,7 +143,7 @@ def main() -> None:
     shape = args.shape or ([2, 21, 128, 128] if args.small else [8, 21, 512, 512])
     torch.set_num_threads(args.threads)
     if args.worker:
-        print(json.dumps(_worker(args.worker, shape, args.repeats, args.device)))
+        print(json.dumps(_peak(args.worker, shape, args.device)))
         return
     rows = [r.strip() for r in args.rows.split(",") if r.strip()]
     unknown = [r for r in rows if r not in ROWS]
@@ -120,13 +152,17 @@ def main() -> None:
     print(f"shape {tuple(shape)}, device {args.device}, {args.threads} threads, median of {args.repeats}")
     print(f"{'variant':40s} {'time (ms)':>10s} {'peak (MiB)':>11s}")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent / "src"), os.environ.get("PYTHONPATH", "")])}
+    # glibc: every block over 128 KiB gets its own mapping, returned on free, so the resident size
+    # follows the live tensors (otherwise freed blocks stay resident and hide later peaks)
+    env["MALLOC_MMAP_THRESHOLD_"] = "131072"
     for row in rows:
-        for name in ROWS[row]:
+        seconds = _times(ROWS[row], shape, args.repeats, args.device)
+        for name, sec in zip(ROWS[row], seconds, strict=True):
             command = [sys.executable, __file__, "--worker", name, "--shape", *map(str, shape)]
-            command += ["--repeats", str(args.repeats), "--device", args.device, "--threads", str(args.threads)]
+            command += ["--device", args.device, "--threads", str(args.threads)]
             out = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
-            result = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"{name:40s} {1e3 * result['seconds']:10.1f} {result['peak_bytes'] / 2**20:11.1f}")
+            peak = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"{name:40s} {1e3 * sec:10.1f} {peak / 2**20:11.1f}")
 
 
 if __name__ == "__main__":
