@@ -2,8 +2,8 @@
 and peak memory.
 
 Run: ``python benchmarks/bench_segmentation.py`` (the issue's shape, logits (8, 21, 512, 512)),
-``--small`` for (2, 21, 128, 128), or ``--shape N C H W``; ``--rows dice,dice_ce,lovasz``
-selects rows.
+``--small`` (or ``--quick``, as ``run_all.py`` passes it) for (2, 21, 128, 128), or
+``--shape N C H W``; ``--rows dice,dice_ce,lovasz`` selects rows.
 
 Time: the variants of a row run round-robin in one process (so a change of load on a shared
 machine hits all of them alike), forward + backward on float32 logits and class-index targets,
@@ -132,7 +132,7 @@ def _peak(name: str, shape: list[int], device: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true", help="shape (2, 21, 128, 128)")
+    parser.add_argument("--small", "--quick", action="store_true", help="shape (2, 21, 128, 128)")
     parser.add_argument("--shape", type=int, nargs=4, metavar=("N", "C", "H", "W"))
     parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated: " + ", ".join(ROWS))
     parser.add_argument("--repeats", type=int, default=3)
