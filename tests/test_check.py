@@ -128,3 +128,15 @@ def test_strict_mode_raises_naming_the_argument(g):
 def test_bad_loss_argument():
     with pytest.raises(losskit.LossInputError, match="`loss`"):
         losskit.check(torch.zeros(2), torch.zeros(2), loss=3)
+
+
+def test_loss_names_come_from_the_catalog():
+    with pytest.raises(losskit.LossInputError, match="did you mean 'cross_entropy'"):
+        losskit.check(torch.zeros(2, 3), torch.tensor([0, 1]), loss="cross_entropyy")
+    from losskit.auditor.lint import loss_spec
+
+    assert loss_spec("sigmoid_focal_loss").name == "binary_focal_loss"
+    assert loss_spec(torch.nn.L1Loss()).family == "robust"
+    assert loss_spec(losskit.nn.PinballLoss([0.5])).family == "quantile"
+    assert loss_spec(lambda x, y: x).family == "unknown"  # a custom function is allowed
+    assert loss_spec("nll_loss").family == "log_probability"

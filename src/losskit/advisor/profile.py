@@ -29,21 +29,13 @@ from typing import Any
 import numpy as np
 
 from losskit._errors import LossInputError
+from losskit.tasks import TASKS as ALL_TASKS
+from losskit.tasks import infer_task, positive_class
 
 __all__ = ["TASKS", "FeatureProfile", "TargetProfile", "profile_features", "profile_target"]
 
-TASKS = (
-    "regression",
-    "binary",
-    "multiclass",
-    "multilabel",
-    "ordinal",
-    "ranking",
-    "embedding",
-    "sequence",
-    "quantile",
-    "multitask",
-)
+# The tasks the advisor handles: every task of :data:`losskit.tasks.TASKS` but box detection.
+TASKS = tuple(t for t in ALL_TASKS if t != "detection")
 
 # Robust z-score beyond which a value counts as an outlier (Iglewicz and Hoaglin 1993).
 OUTLIER_Z = 3.5
@@ -471,11 +463,6 @@ def _multitask(columns: dict[str, np.ndarray], task: str | None) -> TargetProfil
     )
 
 
-def _classification_count_limit(n: int) -> int:
-    """Largest number of distinct integer values still read as classes rather than a quantity."""
-    return max(2, min(50, n // 5))
-
-
 def profile_target(
     y: Any,
     *,
@@ -483,8 +470,9 @@ def profile_target(
     scores: Any = None,
     input_lengths: Any = None,
     tag_separator: str | None = None,
+    pos_label: Any = None,
 ) -> TargetProfile:
-    """Measure a target and infer its task.
+    """Measure a target and infer its task (:func:`losskit.tasks.infer_task`).
 
     Args:
         y: the target. 1-D values (numbers, labels, strings of delimited tags), a 0/1
@@ -497,6 +485,7 @@ def profile_target(
             sorted label order; measures overconfidence (mean confidence minus accuracy).
         input_lengths: frames per sequence (``task="sequence"``) to check CTC feasibility.
         tag_separator: separator of a delimited-tags column; detected among ``| ; ,`` if None.
+        pos_label: the positive class of a binary target (default: :func:`losskit.tasks.positive_class`).
 
     Raises:
         LossInputError: an unknown task, an empty or single-valued target, unparseable values,
@@ -558,16 +547,10 @@ def profile_target(
         if numeric is None:
             raise LossInputError("y", f"numbers for a {task} target", f"labels such as {values[0]!r}")
         return _continuous(numeric, task, n_missing)
-    if task is None:
-        if numeric is None or values.dtype.kind == "b":
-            task = "binary" if len(np.unique(values.astype(str))) == 2 else "multiclass"
-        else:
-            distinct = np.unique(numeric)
-            integral = bool(np.all(distinct == np.round(distinct)))
-            if integral and len(distinct) <= _classification_count_limit(len(numeric)):
-                task = "binary" if len(distinct) == 2 else "multiclass"
-            else:
-                return _continuous(numeric, "regression", n_missing)
+    if task is None:  # the one task rule (losskit.tasks), on the parsed numbers when there are some
+        task = infer_task(values if numeric is None or values.dtype.kind == "b" else numeric)
+        if task == "regression":
+            return _continuous(numeric, "regression", n_missing)
     labels = values
     if numeric is not None and values.dtype.kind != "b":
         labels = numeric.astype(np.int64) if bool(np.all(numeric == np.round(numeric))) else numeric
@@ -581,17 +564,16 @@ def profile_target(
             raise LossInputError("scores", "given only for a classification target", f"task {profile.task!r}")
         _overconfidence(profile, scores)  # columns in sorted label order, as profile.encoded
     if profile.task == "binary":
-        _binary_encoding(profile)
+        _binary_encoding(profile, pos_label)
     return profile
 
 
-def _binary_encoding(profile: TargetProfile) -> None:
-    """Encode a binary target as 0/1: 1 is ``1``/``True`` when those are the labels, else the minority."""
-    classes = profile.classes
-    natural = [str(c).lower() for c in classes] in (["0", "1"], ["false", "true"])
-    positive = classes[1] if natural else profile.minority_class
+def _binary_encoding(profile: TargetProfile, pos_label: Any = None) -> None:
+    """Encode a binary target as 0/1, 1 being :func:`losskit.tasks.positive_class`."""
+    labels = np.asarray(profile.classes, dtype=object)[profile.encoded]
+    positive = positive_class(labels, pos_label=pos_label)
     profile.positive_class = positive
-    profile.encoded = (np.asarray(classes, dtype=object)[profile.encoded] == positive).astype(np.float64)
+    profile.encoded = (labels == positive).astype(np.float64)
 
 
 def _nan_mask(values: np.ndarray) -> np.ndarray:

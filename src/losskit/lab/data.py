@@ -13,6 +13,7 @@ import hashlib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,21 +23,19 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from losskit._errors import LossInputError
+from losskit.tasks import LAB_TASKS, infer_task, positive_class
 
 __all__ = [
     "TASKS",
     "Table",
     "build_preprocessor",
     "fingerprint",
-    "infer_task",
     "load_frame",
     "missing_counts",
     "prepare",
 ]
 
-TASKS = ("binary", "multiclass", "regression")
-# An integer-valued numeric target with at most this many distinct values is read as classes.
-MAX_CLASSES = 20
+TASKS = LAB_TASKS
 
 
 @dataclass
@@ -48,7 +47,10 @@ class Table:
         y: ``(N,)`` target; class indices ``0..C-1`` (int64) for classification, float64 otherwise.
         task: ``"binary"``, ``"multiclass"`` or ``"regression"``.
         target: the target column's name.
-        classes: the original class labels in index order (empty for regression).
+        classes: the original class labels in index order (empty for regression); for a binary
+            task ``[negative, positive]``, so that index 1 is the positive class.
+        positive_class: the positive class of a binary task (:func:`losskit.tasks.positive_class`
+            or the user's ``pos_label``), else None.
         dropped_rows: rows removed because their target was missing.
         fingerprint: SHA-256 of the table's content (see :func:`fingerprint`).
         source: where the table came from (a path or a description).
@@ -62,6 +64,7 @@ class Table:
     dropped_rows: int = 0
     fingerprint: str = ""
     source: str = ""
+    positive_class: Any = None
 
 
 def load_frame(path: str | Path) -> pd.DataFrame:
@@ -92,21 +95,12 @@ def fingerprint(frame: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-def infer_task(y: pd.Series) -> str:
-    """``"regression"`` for non-integer numbers or many distinct integers, else binary/multiclass."""
-    values = y.dropna()
-    n_unique = values.nunique()
-    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if numeric:
-        as_float = values.to_numpy(dtype=np.float64)
-        integral = bool(np.all(np.isfinite(as_float)) and np.all(as_float == np.round(as_float)))
-        if not integral or n_unique > MAX_CLASSES:
-            return "regression"
-    return "binary" if n_unique <= 2 else "multiclass"
-
-
-def prepare(frame: pd.DataFrame, target: str, *, task: str | None = None, source: str = "") -> Table:
-    """Split off ``target``, drop rows where it is missing, infer or check the task, encode it.
+def prepare(
+    frame: pd.DataFrame, target: str, *, task: str | None = None, pos_label: Any = None, source: str = ""
+) -> Table:
+    """Split off ``target``, drop rows where it is missing, infer (:func:`losskit.tasks.infer_task`)
+    or check the task, encode it; a binary target is encoded 1 for its positive class
+    (:func:`losskit.tasks.positive_class`, or ``pos_label``).
 
     Raises:
         LossInputError: the column is absent, fewer than two classes remain, a regression target is
@@ -128,6 +122,8 @@ def prepare(frame: pd.DataFrame, target: str, *, task: str | None = None, source
     if features.shape[1] == 0:
         raise LossInputError("DATA", "a table with at least one feature column besides the target", "none")
     series = frame[target].reset_index(drop=True)
+    if series.nunique() < 2:
+        raise LossInputError("--target", "a column with at least two classes", f"only {list(series.unique())!r}")
     task = task or infer_task(series)
     if task == "regression":
         if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
@@ -146,6 +142,13 @@ def prepare(frame: pd.DataFrame, target: str, *, task: str | None = None, source
             raise LossInputError("--task", f"'multiclass' for a target with {len(uniques)} classes", "'binary'")
         y = codes.astype(np.int64)
         classes = [v.item() if isinstance(v, np.generic) else v for v in uniques]
+    positive = None
+    if task == "binary":
+        positive = positive_class(series, pos_label=pos_label)
+        if classes[1] != positive:
+            y, classes = 1 - y, classes[::-1]
+    elif pos_label is not None:
+        raise LossInputError("pos_label", "given only for a binary target", f"a {task} target")
     return Table(
         features=features,
         y=y,
@@ -155,6 +158,7 @@ def prepare(frame: pd.DataFrame, target: str, *, task: str | None = None, source
         dropped_rows=dropped,
         fingerprint=fingerprint(frame),
         source=source,
+        positive_class=positive,
     )
 
 
