@@ -65,15 +65,8 @@ __all__ = [
 
 # counts, ordinal levels and ranked lists
 from losskit.functional.counts import gamma_loss, poisson_loss, tweedie_loss
-from losskit.functional.listwise import (
-    PaddedLists,
-    approx_ndcg_loss,
-    lambda_loss,
-    listmle_loss,
-    listnet_loss,
-    pad_lists,
-)
-from losskit.functional.ordinal import coral_loss, coral_predict, corn_loss, corn_predict
+from losskit.functional.listwise import approx_ndcg_loss, lambda_loss, listmle_loss, listnet_loss
+from losskit.functional.ordinal import coral_loss, corn_loss
 
 __all__ += [
     # counts and positive targets
@@ -83,13 +76,9 @@ __all__ += [
     # ordinal levels
     "coral_loss",
     "corn_loss",
-    "coral_predict",
-    "corn_predict",
     # ranked lists
     "listnet_loss",
     "listmle_loss",
     "lambda_loss",
     "approx_ndcg_loss",
-    "pad_lists",
-    "PaddedLists",
 ]
