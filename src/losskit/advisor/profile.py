@@ -101,6 +101,10 @@ class TargetProfile:
     log1p_skew: float | None = None
     q10: float | None = None
     q90: float | None = None
+    # counts and positive targets
+    integer_valued: bool | None = None
+    zero_share: float | None = None
+    dispersion: float | None = None  # variance / mean (1 for Poisson counts)
     # multi-label
     labels: list[str] | None = None
     n_labels: int | None = None
@@ -326,6 +330,9 @@ def _continuous(values: np.ndarray, task: str, n_missing: int) -> TargetProfile:
         log1p_skew=log_skew,
         q10=float(np.quantile(x, 0.1)),
         q90=float(np.quantile(x, 0.9)),
+        integer_valued=bool(np.array_equal(x, np.round(x))),
+        zero_share=float((x == 0).mean()),
+        dispersion=float(x.var() / x.mean()) if nonnegative and x.mean() > 0 else None,
         encoded=x,
     )
 

@@ -39,6 +39,9 @@ FIELD_WORDS = {
     "nonnegative": "target >= 0",
     "skew": "skewness",
     "log1p_skew": "skewness of log1p(target)",
+    "integer_valued": "whole numbers",
+    "zero_share": "share of exact zeros",
+    "dispersion": "variance / mean",
     "infeasible": "sequences shorter than their CTC alignment",
     "singleton_classes": "identities with one example",
     "minority_count": "minority class rows",
@@ -224,20 +227,31 @@ DECISION_TABLE: tuple[Row, ...] = (
         reference="Burges et al. 2005, Learning to Rank using Gradient Descent (RankNet)",
     ),
     Row(
-        id="ordinal_ce",
+        id="ordinal_corn",
         when=((_TASK, "==", "ordinal"),),
-        loss="cross_entropy",
-        module="nn.CrossEntropyLoss",
-        options="none",
+        loss="corn_loss",
+        module="nn.CornLoss",
+        options="ordinal",
         reasons=(
             Note(
-                "{n_classes} ordered levels ({classes}): cross-entropy is a safe start, but it ignores the order, "
-                "so judge the model with an order-aware metric"
+                "{n_classes} ordered levels ({classes}): CORN learns {n_thresholds} conditional 'above level k' "
+                "tasks, so a prediction is off by as few levels as possible and the predicted levels are rank "
+                "consistent with any network"
             ),
         ),
-        alternatives=("mae_loss on the level index (respects the order, assumes equally spaced levels)",),
-        warnings=(Note("levels are taken in sorted order: {classes}"),),
+        alternatives=(
+            "cross_entropy (ignores the order; a safe baseline)",
+            "coral_loss (needs a head with shared weights and one bias per threshold)",
+            "mae_loss on the level index (assumes equally spaced levels)",
+        ),
+        warnings=(
+            Note(
+                "the model needs {n_thresholds} outputs (levels - 1) and predicts with losskit.corn_predict; "
+                "levels are taken in sorted order: {classes}"
+            ),
+        ),
         metrics=("mean absolute error on the level index", "quadratic weighted kappa"),
+        reference="Shi, Cao and Raschka 2023, Deep Neural Networks for Rank-Consistent Ordinal Regression (CORN)",
     ),
     Row(
         id="multilabel_bce",
@@ -393,6 +407,61 @@ DECISION_TABLE: tuple[Row, ...] = (
         alternatives=("binary_focal_loss if hard examples are rare",),
         warnings=(),
         metrics=("ROC-AUC", "log loss", "accuracy", "Brier score"),
+    ),
+    Row(
+        id="regression_counts",
+        when=((_TASK, "==", "regression"), ("integer_valued", "==", True), ("minimum", "==", 0.0)),
+        loss="poisson_loss",
+        module="nn.PoissonLoss",
+        options="none",
+        reasons=(
+            Note(
+                "{n} whole numbers from 0 to {maximum:.4g} (mean {mean:.3g}, {zero_share:.1%} zeros): counts, "
+                "whose spread grows with their mean; the Poisson deviance with a log link models the mean count "
+                "(the network outputs log(mean); predict exp(output))"
+            ),
+            Note(
+                "variance / mean = {dispersion:.2f}: over-dispersed (Poisson expects 1); the Poisson fit of the "
+                "mean stays consistent, but its likelihood understates the spread",
+                when=(("dispersion", ">", 1.5),),
+            ),
+            Note(
+                "variance / mean = {dispersion:.2f}: close to Poisson's 1",
+                when=(("dispersion", "<=", 1.5),),
+            ),
+        ),
+        alternatives=(
+            "tweedie_loss (power between 1 and 2) when there are many zeros beside a long tail",
+            "mse_loss on log1p(y)",
+        ),
+        warnings=(
+            Note("pass log(exposure) as offset when the counts cover different exposures (time, area, population)"),
+        ),
+        metrics=("mean Poisson deviance", "D^2 (deviance explained)", "MAE"),
+        reference="McCullagh and Nelder 1989, Generalized Linear Models (Poisson regression)",
+    ),
+    Row(
+        id="regression_tweedie",
+        when=(
+            (_TASK, "==", "regression"),
+            ("nonnegative", "==", True),
+            ("integer_valued", "==", False),
+            ("zero_share", ">=", 0.05),
+        ),
+        loss="tweedie_loss",
+        module="nn.TweedieLoss",
+        options="log1p",
+        reasons=(
+            Note(
+                "{zero_share:.1%} of the targets are exactly 0 and the rest continuous up to {maximum:.4g} (mean "
+                "{mean:.3g}): the Tweedie deviance (power 1.5, a compound Poisson-Gamma) models the zeros and the "
+                "positive amounts with one log-link mean"
+            ),
+        ),
+        alternatives=("mse_loss on log1p(y)", "huber_loss on the raw target with delta={delta:.4g}"),
+        warnings=(Note("the network outputs log(mean): predict exp(output)"),),
+        metrics=("mean Tweedie deviance (power 1.5)", "D^2 (deviance explained)", "MAE"),
+        reference="Jorgensen 1987, Exponential Dispersion Models (Tweedie)",
     ),
     Row(
         id="regression_log1p",
