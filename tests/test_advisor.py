@@ -163,6 +163,20 @@ DATASETS = {
 }
 
 
+def test_ordered_categorical_is_ordinal_in_its_own_level_order():
+    levels = ["low", "medium", "high"]  # not the alphabetical order
+    values = _rng().choice(levels, 300)
+    y = pd.Series(pd.Categorical(values, categories=levels, ordered=True))
+    y[:3] = None
+    advice = losskit.advise(y)
+    assert advice.row == "ordinal_corn" and advice.loss == "corn_loss"
+    assert advice.profile.classes == levels and advice.profile.n_missing == 3
+    np.testing.assert_array_equal(advice.profile.encoded, [levels.index(v) for v in y[3:]])
+    assert "['low', 'medium', 'high']" in " ".join(advice.reasons)
+    # an unordered categorical stays multi-class
+    assert losskit.advise(pd.Series(pd.Categorical(values))).task == "multiclass"
+
+
 def test_every_table_row_has_a_data_set():
     assert {row.id for row in DECISION_TABLE} == set(DATASETS)
 

@@ -516,6 +516,10 @@ def profile_target(
         kept = [v for v in values if not (v is None or (isinstance(v, float) and math.isnan(v)))]
         return _sequences(kept, input_lengths, len(values) - len(kept))
 
+    levels = _ordered_levels(y)
+    if levels is not None and task in (None, "ordinal"):  # an ordered categorical: its own level order
+        return _ordered_categorical(y, levels)
+
     values = _to_numpy(y)
     if values.ndim == 2 and values.shape[1] == 1:  # one column: a plain 1-D target
         values = values[:, 0]
@@ -572,6 +576,29 @@ def profile_target(
         _overconfidence(profile, scores)  # columns in sorted label order, as profile.encoded
     if profile.task == "binary":
         _binary_encoding(profile, pos_label)
+    return profile
+
+
+def _ordered_levels(y: Any) -> list[Any] | None:
+    """The categories of a pandas ordered categorical (Series or Categorical), in order; else None."""
+    dtype = getattr(y, "dtype", None)
+    if getattr(dtype, "ordered", False) and hasattr(dtype, "categories"):
+        return [_plain(c) for c in dtype.categories]
+    return None
+
+
+def _ordered_categorical(y: Any, levels: list[Any]) -> TargetProfile:
+    """Profile an ordered categorical as an ordinal target, levels in the categories' order."""
+    codes = np.asarray(y.cat.codes if hasattr(y, "cat") else y.codes, dtype=np.int64)
+    kept = codes[codes >= 0]  # -1 marks a missing value
+    if len(kept) == 0:
+        raise LossInputError("y", "at least one non-missing value", f"{len(codes)} missing values")
+    profile = _classes(kept, "ordinal", int((codes < 0).sum()))
+    names = [levels[int(c)] for c in profile.classes]
+    profile.classes = names
+    profile.class_counts = {str(levels[int(k)]): v for k, v in profile.class_counts.items()}
+    profile.majority_class = levels[int(profile.majority_class)]
+    profile.minority_class = levels[int(profile.minority_class)]
     return profile
 
 

@@ -247,7 +247,7 @@ DECISION_TABLE: tuple[Row, ...] = (
         warnings=(
             Note(
                 "the model needs {n_thresholds} outputs (levels - 1) and predicts with losskit.corn_predict; "
-                "levels are taken in sorted order: {classes}"
+                "the levels, lowest first: {classes} (sorted values, or an ordered categorical's own order)"
             ),
         ),
         metrics=("mean absolute error on the level index", "quadratic weighted kappa"),
