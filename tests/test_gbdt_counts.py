@@ -181,3 +181,21 @@ def test_label_domains_and_options_refused():
         gbdt.tweedie(2.0)
     with pytest.raises(LossInputError, match="`max_delta_step`"):
         gbdt.poisson(-0.1)
+
+
+@pytest.mark.parametrize("obj", [gbdt.poisson(), gbdt.tweedie(1.5), gbdt.gamma()], ids=repr)
+def test_shapes_weights_and_nan_refused(obj):
+    z, y = np.array([0.1, -0.4, 2.0]), np.array([0.5, 1.0, 2.0])
+    cases = [
+        ("y_true", obj.grad_hess, (y[:2], z)),
+        ("y_true", obj.grad_hess, (np.array([0.5, np.nan, 1.0]), z)),
+        ("y_true", obj.init_score, (np.array([0.5, np.nan, 1.0]),)),
+        ("raw_score", obj.grad_hess, (y, np.array([np.nan, 0.0, 0.0]))),
+        ("sample_weight", obj.grad_hess, (y, z, [1.0, 2.0])),
+        ("sample_weight", obj.grad_hess, (y, z, [1.0, -2.0, 1.0])),
+        ("sample_weight", obj.init_score, (y, [0.0, 0.0, 0.0])),
+        ("y_true", obj.init_score, ([],)),
+    ]
+    for argument, fn, args in cases:
+        with pytest.raises(LossInputError, match=f"`{argument}`"):
+            fn(*args)
