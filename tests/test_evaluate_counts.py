@@ -199,3 +199,5 @@ def test_ranking_metric_bad_input():
         ndcg_at_k([[1.0, 0.0]], [[0.2, 0.1]], gain="exp")
     with pytest.raises(LossInputError, match="`y_true`"):
         ndcg_at_k([[-1.0, 0.0]], [[0.2, 0.1]])
+    with pytest.raises(LossInputError, match="`y_score`"):
+        mrr([[1.0, 0.0]], [[np.nan, 0.1]])

@@ -57,8 +57,10 @@ def _lists(y_true: Any, y_score: Any, mask: Any, sample_weight: Any, k: int | No
     m = np.ones(y.shape, dtype=bool) if mask is None else _as_2d("mask", mask)
     if m.dtype != np.bool_ or m.shape != y.shape:
         raise LossInputError("mask", f"a boolean array of shape {y.shape}", _describe_array(m))
-    if not (np.isfinite(y[m]).all() and np.isfinite(s[m]).all()):
-        raise LossInputError("y_true", "finite relevance and scores at the real entries", "NaN or inf")
+    for name, a in (("y_true", y), ("y_score", s)):
+        if not np.isfinite(a[m]).all():
+            bad = int((~np.isfinite(a[m])).sum())
+            raise LossInputError(name, "finite values at the real entries", f"{bad} NaN or inf")
     if (y[m] < 0).any():
         raise LossInputError("y_true", "non-negative relevance", f"{int((y[m] < 0).sum())} negative values")
     if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):

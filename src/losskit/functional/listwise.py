@@ -4,7 +4,7 @@ A batch holds ``N`` lists (queries) padded to a common length ``L``: scores ``in
 graded relevance ``target`` ``(N, L)`` and a boolean validity ``mask`` ``(N, L)`` (``None``: every
 entry is valid). **Padding never changes the loss or its gradient**: padded entries are
 excluded with ``torch.where`` before any sum, softmax or sort, so whatever values they hold
-(scores of 1e4, NaN-free garbage relevance), the loss equals that of the unpadded lists and
+(scores of 1e4, inf or NaN; any relevance), the loss equals that of the unpadded lists and
 their gradient is exactly 0. :func:`pad_lists` turns flat ``(group id, relevance, score)``
 rows into this layout and back.
 
