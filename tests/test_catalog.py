@@ -118,7 +118,7 @@ def test_parse_losses_syntax_transform_and_resampling() -> None:
     ]
     assert reg[0].label() == "mse_loss on log1p(y)"
     under = parse_losses("bce:resample=under", "binary")[0]
-    assert under.resample == "under" and under.label() == "binary_cross_entropy_with_logits [undersampled]"
+    assert under.resample == "under" and under.label() == "binary_cross_entropy_with_logits + undersampling"
 
 
 @pytest.mark.parametrize(

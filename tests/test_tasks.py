@@ -54,6 +54,7 @@ def test_agrees_with_type_of_target_except_for_integer_quantities(seed: int) -> 
 
 
 def test_the_advisor_the_lab_and_evaluate_use_the_same_rule() -> None:
+    from losskit.evaluate import infer_task as evaluate_infer_task
     from losskit.lab.data import prepare
 
     for y in (np.arange(1000) % 30, np.arange(40) % 15, np.arange(1000) % 5):
@@ -62,7 +63,7 @@ def test_the_advisor_the_lab_and_evaluate_use_the_same_rule() -> None:
         assert losskit.advise(y).task == expected
         assert prepare(frame, "y").task == expected
         if expected == "regression":
-            assert losskit.evaluate.infer_task(y, y.astype(float)) == "regression"
+            assert evaluate_infer_task(y, y.astype(float)) == "regression"
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,7 @@ __all__ = [
     "entries",
     "gbdt_objective",
     "lookup",
+    "names",
     "parse_losses",
     "trainable",
 ]
@@ -106,6 +107,8 @@ class Option:
         """``value`` converted to this option's type; :class:`LossInputError` when it does not fit."""
         if isinstance(value, str) and value in self.from_data:
             return value
+        if hasattr(value, "tolist"):  # a tensor or an array: its numbers
+            value = value.tolist()
         if self.type in ("tensor", "float|tensor", "floats") and isinstance(value, list | tuple):
             for v in value:
                 self._number(v, where)
@@ -706,6 +709,11 @@ def _normal(name: str) -> str:
     return name.strip().lower().replace("-", "_")
 
 
+def names() -> frozenset[str]:
+    """The canonical names of every entry."""
+    return frozenset(_BY_NAME)
+
+
 def entries(*, task: str | None = None, trainable: bool | None = None) -> list[LossEntry]:
     """Entries in catalog order, optionally only those serving ``task`` / the lab can train."""
     return [e for e in ENTRIES if (task is None or task in e.tasks) and (trainable is None or e.trainable == trainable)]
@@ -778,7 +786,8 @@ class LossChoice:
         return self.entry.name
 
     def label(self, options: Mapping[str, Any] | None = None) -> str:
-        """``name(key=value, ...)`` plus the transform and resampling, e.g. ``mse_loss on log1p(y)``."""
+        """``name(key=value, ...)`` plus the transform and resampling: ``mse_loss on log1p(y)``,
+        ``binary_cross_entropy_with_logits + undersampling``."""
         shown = self.options if options is None else options
         text = self.entry.name
         if shown:
@@ -786,7 +795,7 @@ class LossChoice:
         if self.target_transform:
             text += f" on {self.target_transform}(y)"
         if self.resample:
-            text += f" [{self.resample}sampled]"
+            text += f" + {self.resample}sampling"
         return text
 
     def key(self) -> tuple[Any, ...]:

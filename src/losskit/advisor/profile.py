@@ -11,7 +11,8 @@ Measures:
   share;
 * continuous targets: median, MAD, robust z-scores ``0.6745 (y - median) / MAD``
   (Iglewicz and Hoaglin 1993) with the share beyond 3.5 counted as outliers, skewness,
-  excess kurtosis, positivity, and the skewness left after ``log1p``;
+  excess kurtosis, positivity, the skewness left after ``log1p`` and whether ``log1p``
+  removes the skew (``log_scale``);
 * multi-label: label cardinality (labels per row), density, the rarest label's rate and the
   most co-occurring pair (Jaccard index);
 * sequences: alphabet size, target lengths and the frames CTC needs (length plus repeats);
@@ -41,6 +42,11 @@ TASKS = tuple(t for t in ALL_TASKS if t != "detection")
 OUTLIER_Z = 3.5
 # Robust z-score of an "extreme" value: far beyond anything a Gaussian produces.
 EXTREME_Z = 10.0
+# A non-negative target is on a log scale when it is right-skewed (skewness >= 1) and log1p
+# leaves less than 0.5 of it (or skewness >= 2 and less than 1 left): the tail is the scale,
+# not outliers. Diamond prices: 1.6 -> 0.12.
+LOG_SCALE_SKEW = 1.0
+LOG_SCALE_RESIDUAL = 0.5
 _TAG_SEPARATORS = ("|", ";", ",")
 _MISSING_STRINGS = frozenset({"", "na", "n/a", "nan", "null", "none"})
 
@@ -99,6 +105,7 @@ class TargetProfile:
     maximum: float | None = None
     nonnegative: bool | None = None
     log1p_skew: float | None = None
+    log_scale: bool | None = None
     q10: float | None = None
     q90: float | None = None
     # counts and positive targets
@@ -310,6 +317,10 @@ def _continuous(values: np.ndarray, task: str, n_missing: int) -> TargetProfile:
     skew, kurt = _skew_kurtosis(x)
     nonnegative = bool(x.min() >= 0)
     log_skew = _skew_kurtosis(np.log1p(x))[0] if nonnegative else None
+    log_scale = log_skew is not None and (
+        (skew >= LOG_SCALE_SKEW and abs(log_skew) < LOG_SCALE_RESIDUAL)
+        or (skew >= 2 * LOG_SCALE_SKEW and abs(log_skew) < 2 * LOG_SCALE_RESIDUAL)
+    )
     return TargetProfile(
         task=task,
         n=len(x),
@@ -328,6 +339,7 @@ def _continuous(values: np.ndarray, task: str, n_missing: int) -> TargetProfile:
         maximum=float(x.max()),
         nonnegative=nonnegative,
         log1p_skew=log_skew,
+        log_scale=bool(log_scale),
         q10=float(np.quantile(x, 0.1)),
         q90=float(np.quantile(x, 0.9)),
         integer_valued=bool(np.array_equal(x, np.round(x))),

@@ -84,6 +84,7 @@ def build_card(result: LabResult) -> ModelCard:
             "columns": [str(c) for c in t.features.columns],
             "dropped_rows": t.dropped_rows,
             "imputed": result.imputed,
+            "positive_class": t.positive_class,
         },
         splits={**sizes, "seed": result.options.train.seed},
         reference=reference,
@@ -157,6 +158,7 @@ def write_outputs(result: LabResult, out_dir: str | Path) -> dict[str, Path]:
     paths["model"] = _save_model(result, out)
     summary = {
         "task": result.table.task,
+        "positive_class": result.table.positive_class,
         "metric": result.metric.label,
         "winner": result.winner.candidate.label,
         "advice": result.advice,
