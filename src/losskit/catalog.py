@@ -468,7 +468,7 @@ ENTRIES: tuple[LossEntry, ...] = (
         "embedding",
         "embedding",
         ("embedding",),
-        inputs=("embeddings", "labels"),
+        inputs=("input", "target"),
         options=(
             Option("margin", "float", 0.2, low=0.0, doc="distance margin"),
             Option("mining", "str", "batch_hard", choices=("batch_hard", "batch_all", "semi_hard")),
@@ -484,7 +484,7 @@ ENTRIES: tuple[LossEntry, ...] = (
         "embedding",
         "embedding",
         ("embedding",),
-        inputs=("x1", "x2", "same"),
+        inputs=("input1", "input2", "target"),
         options=(_MARGIN_FREE, _DISTANCE),
         aliases=("contrastive",),
         reference="Hadsell et al. 2006",
@@ -523,7 +523,7 @@ ENTRIES: tuple[LossEntry, ...] = (
         "embedding",
         "embedding",
         ("embedding",),
-        inputs=("embeddings", "weight", "target"),
+        inputs=("input", "centers", "target"),
         options=(
             Option("scale", "float", 64.0, low=0.0, low_open=True, doc="logit scale"),
             Option("margin", "float", 0.5, low=0.0, doc="additive angular margin"),
@@ -539,7 +539,7 @@ ENTRIES: tuple[LossEntry, ...] = (
         "embedding",
         "embedding",
         ("embedding",),
-        inputs=("embeddings", "weight", "target"),
+        inputs=("input", "centers", "target"),
         options=(
             Option("scale", "float", 64.0, low=0.0, low_open=True, doc="logit scale"),
             Option("margin", "float", 0.35, low=0.0, doc="additive cosine margin"),
@@ -584,7 +584,7 @@ ENTRIES: tuple[LossEntry, ...] = (
         "ranking",
         "ranking",
         ("ranking",),
-        inputs=("scores", "relevance"),
+        inputs=("input", "target"),
         options=(
             Option("group", "tensor", None, per_call=True, doc="query id of each item"),
             Option("sigma", "float", 1.0, low=0.0, low_open=True, doc="steepness of the pair logistic"),

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from losskit._errors import LossInputError
+from losskit._optional import requires_extra
 from losskit.tasks import TASKS as ALL_TASKS
 from losskit.tasks import infer_task, positive_class
 
@@ -295,7 +296,8 @@ def _classes(values: np.ndarray, task: str, n_missing: int) -> TargetProfile:
 
 
 def _skew_kurtosis(x: np.ndarray) -> tuple[float, float]:
-    from scipy import stats
+    with requires_extra("eval", "losskit.advise on a continuous target"):
+        from scipy import stats
 
     if np.ptp(x) == 0:
         return 0.0, 0.0

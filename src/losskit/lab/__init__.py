@@ -21,6 +21,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from losskit._optional import requires_extra
+
 _EXPORTS = {
     "CompareOptions": "losskit.lab.compare",
     "LabResult": "losskit.lab.compare",
@@ -38,5 +40,6 @@ __all__ = sorted(_EXPORTS)
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
+        with requires_extra("lab", "losskit.lab"):
+            return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'losskit.lab' has no attribute {name!r}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import platform
+import re
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from importlib import metadata
@@ -138,12 +139,12 @@ class ModelCard:
             return "n/a" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
 
         m = self.metric
-        options = ", ".join(f"{k}={_short(v)}" for k, v in self.loss["options"].items()) or "defaults"
+        options = _md_text(", ".join(f"{k}={_short(v)}" for k, v in self.loss["options"].items()) or "defaults")
         lines = [
-            f"# Model card: {self.task} model of `{self.target}`",
+            f"# Model card: {self.task} model of {_code(self.target)}",
             "",
-            f"- **Loss:** `{self.loss['name']}` ({options}); chosen from {len(self.comparison)} candidate(s), "
-            f"origin: {self.loss.get('origin', 'user')}",
+            f"- **Loss:** {_code(self.loss['name'])} ({options}); chosen from {len(self.comparison)} candidate(s), "
+            f"origin: {_md_text(self.loss.get('origin', 'user'))}",
             f"- **Decision threshold:** {num(self.threshold)}" + (" (tuned on validation)" if self.threshold else ""),
             f"- **Test {m['name']}:** {num(m['value'])} ({int(m['level'] * 100)}% bootstrap interval "
             f"{num(m['low'])} to {num(m['high'])}; best in {num(m['win_rate'])} of paired resamples)",
@@ -152,31 +153,63 @@ class ModelCard:
             "",
             "## Data",
             "",
-            f"- Source: `{self.data.get('source') or 'in memory'}`; fingerprint `{self.data['fingerprint'][:16]}...`",
+            f"- Source: {_code(self.data.get('source') or 'in memory')}; "
+            f"fingerprint {_code(self.data['fingerprint'][:16])}...",
             f"- Rows: {self.data['rows']} ({self.data['dropped_rows']} dropped for a missing target); "
-            f"columns: {self.data['columns']}",
-            f"- Imputed values (training rows): {self.data['imputed'] or 'none'}",
+            f"columns: {_codes(self.data['columns'])}",
+            "- Imputed values (training rows): "
+            + (", ".join(f"{_code(k)}: {_md_text(v)}" for k, v in self.data["imputed"].items()) or "none"),
             f"- Splits: train {self.splits['train']}, validation {self.splits['val']}, test {self.splits['test']}"
             + (f", {self.splits['folds']} folds" if self.splits.get("folds", 1) > 1 else "")
             + f" (seed {self.splits.get('seed')})",
         ]
         if self.classes:
             lines.append(
-                f"- Classes (index order): {self.classes}; training prior: "
+                f"- Classes (index order): {_codes(self.classes)}; training prior: "
                 f"{[round(p, 4) for p in self.reference.get('prior', [])]}"
             )
         lines += ["", "## Test metrics", "", "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {num(v)} |" for k, v in self.test_metrics.items()]
         lines += ["", "## Candidates", "", f"| loss | {m['name']} | interval | best in |", "|---|---|---|---|"]
         lines += [
-            f"| `{c['loss']}` | {num(c['value'])} | {num(c['low'])} to {num(c['high'])} | {num(c['win_rate'])} |"
+            f"| {_code(c['loss'], cell=True)} | {num(c['value'])} | {num(c['low'])} to {num(c['high'])} "
+            f"| {num(c['win_rate'])} |"
             for c in self.comparison
         ]
         if self.loss.get("reasons"):
-            lines += ["", "## Why this loss", ""] + [f"- {r}" for r in self.loss["reasons"]]
+            lines += ["", "## Why this loss", ""] + [f"- {_no_html(r)}" for r in self.loss["reasons"]]
         lines += ["", "## Library versions", ""] + [f"- {k} {v}" for k, v in self.versions.items()]
         lines += ["", f"Created {self.created}. Check new data with `losskit drift model_card.json DATA`.", ""]
         return "\n".join(lines)
+
+
+def _code(value: Any, *, cell: bool = False) -> str:
+    """``value`` as a Markdown code span that nothing in it can end (HTML inside is shown, not run).
+
+    The fence is one backtick longer than the longest run of backticks in the text (CommonMark);
+    in a table ``cell`` a pipe is escaped so that it cannot split the row.
+    """
+    text = " ".join(str(value).splitlines())
+    if cell:
+        text = text.replace("|", "\\|")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _codes(values: list[Any]) -> str:
+    return ", ".join(_code(v) for v in values) or "none"
+
+
+def _no_html(text: Any) -> str:
+    """Untrusted text in prose: ``&``, ``<`` and ``>`` as entities (no raw HTML), one line."""
+    return " ".join(str(text).splitlines()).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _md_text(text: Any) -> str:
+    """Untrusted text as plain Markdown: no raw HTML, and emphasis, link, code and table marks escaped."""
+    return re.sub(r"([\\`*_\[\]|~])", r"\\\1", _no_html(text))
 
 
 def _short(value: Any) -> str:

@@ -194,9 +194,9 @@ def run_compare(
     ctx = ctx or DistContext()
     start = time.perf_counter()
     if options.model not in MODELS:
-        raise LossInputError("--model", f"one of {MODELS}", repr(options.model))
+        raise LossInputError("model", f"one of {MODELS}", repr(options.model))
     if ctx.active and options.model in ("xgboost", "lightgbm"):
-        raise LossInputError("--distributed", "used with --model mlp or linear (trees train in one process)", "gbdt")
+        raise LossInputError("model", "mlp or linear when distributed (trees train in one process)", options.model)
     table = prepare(frame, options.target, task=options.task, pos_label=options.pos_label, source=source)
     classification = table.task != "regression"
     plan = plan_splits(

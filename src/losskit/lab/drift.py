@@ -116,15 +116,15 @@ def check_drift(
 ) -> DriftReport:
     """Compare ``frame[target]`` (labels) or ``frame[scores]`` (model scores) with ``card``'s reference."""
     if (target is None) == (scores is None):
-        raise LossInputError("--target/--scores", "exactly one of them", "both" if target else "neither")
+        raise LossInputError("target/scores", "exactly one of them", "both" if target else "neither")
     if not 0.0 < alpha < 1.0:
-        raise LossInputError("--alpha", "a p-value level in (0, 1)", alpha)
+        raise LossInputError("alpha", "a p-value level in (0, 1)", alpha)
     if target is not None:
-        col = _column(frame, target, "--target")
+        col = _column(frame, target, "target")
         if card.task == "regression":
             return _continuous(
                 card,
-                _numeric(col, "--target"),
+                _numeric(col, "target"),
                 target,
                 "labels",
                 card.reference["target_quantiles"],
@@ -132,14 +132,12 @@ def check_drift(
                 psi_threshold,
             )
         return _classes(card, col, target, alpha, psi_threshold)
-    col = _column(frame, scores, "--scores")
-    values = _numeric(col, "--scores")
+    col = _column(frame, scores, "scores")
+    values = _numeric(col, "scores")
     if card.task == "multiclass":
-        raise LossInputError(
-            "--scores", "used with a binary or regression model card (use --target here)", "multiclass"
-        )
+        raise LossInputError("scores", "used with a binary or regression model card (pass target= here)", "multiclass")
     if card.task == "binary" and ((values < 0) | (values > 1)).any():
-        raise LossInputError("--scores", "positive-class probabilities in [0, 1]", "values outside [0, 1]")
+        raise LossInputError("scores", "positive-class probabilities in [0, 1]", "values outside [0, 1]")
     report = _continuous(card, values, scores, "scores", card.reference["score_quantiles"], alpha, psi_threshold)
     if card.task == "binary":
         _score_prior(card, values, report)
