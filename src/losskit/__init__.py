@@ -14,6 +14,8 @@ from losskit.auditor import audit, check
 from losskit.functional import *  # noqa: F403
 from losskit.functional import __all__ as _functional_all
 from losskit.functional.crf import crf_decode
+from losskit.functional.listwise import PaddedLists, pad_lists
+from losskit.functional.ordinal import coral_predict, corn_predict
 from losskit.multitask import MultiTaskLoss
 
 __version__ = "0.1.0"
@@ -32,5 +34,9 @@ __all__ = [
     "audit",
     "check",
     "crf_decode",
+    "PaddedLists",
+    "coral_predict",
+    "corn_predict",
+    "pad_lists",
     *_functional_all,
 ]

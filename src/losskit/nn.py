@@ -734,3 +734,104 @@ __all__ += [
     "DistillationLoss",
     "CRF",
 ]
+
+
+# ---------------------------------------------------------------------------------------
+# Counts, ordinal levels and ranked lists
+# ---------------------------------------------------------------------------------------
+
+
+class PoissonLoss(_FunctionalLoss):
+    """Module face of :func:`losskit.functional.poisson_loss`; ``loss(input, target, offset=...)``."""
+
+    function = staticmethod(F.poisson_loss)
+
+    def __init__(self, *, reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+
+class TweedieLoss(_FunctionalLoss):
+    """Module face of :func:`losskit.functional.tweedie_loss`; ``loss(input, target, offset=...)``."""
+
+    function = staticmethod(F.tweedie_loss)
+
+    def __init__(self, *, power: float = 1.5, reduction: str = "mean") -> None:
+        super().__init__(power=power, reduction=reduction)
+
+
+class GammaLoss(_FunctionalLoss):
+    """Module face of :func:`losskit.functional.gamma_loss`; ``loss(input, target, offset=...)``."""
+
+    function = staticmethod(F.gamma_loss)
+
+    def __init__(self, *, reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+
+class CoralLoss(_FunctionalLoss):
+    """Module face of :func:`losskit.functional.coral_loss`; ``task_weight`` is a buffer."""
+
+    function = staticmethod(F.coral_loss)
+
+    def __init__(self, *, task_weight: Tensor | None = None, reduction: str = "mean") -> None:
+        super().__init__(task_weight=task_weight, reduction=reduction)
+
+
+class CornLoss(_FunctionalLoss):
+    """Module face of :func:`losskit.functional.corn_loss`."""
+
+    function = staticmethod(F.corn_loss)
+
+    def __init__(self, *, reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+
+class ListNetLoss(_FunctionalLoss):
+    """Module face of :func:`losskit.functional.listnet_loss`; ``loss(input, target, mask=...)``."""
+
+    function = staticmethod(F.listnet_loss)
+
+    def __init__(self, *, reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+
+class ListMLELoss(_FunctionalLoss):
+    """Module face of :func:`losskit.functional.listmle_loss`; ``loss(input, target, mask=...)``."""
+
+    function = staticmethod(F.listmle_loss)
+
+    def __init__(self, *, reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+
+class LambdaLoss(_FunctionalLoss):
+    """Module face of :func:`losskit.functional.lambda_loss`; ``loss(input, target, mask=...)``."""
+
+    function = staticmethod(F.lambda_loss)
+
+    def __init__(
+        self, *, weighting: str = "ndcg2++", mu: float = 10.0, sigma: float = 1.0, reduction: str = "mean"
+    ) -> None:
+        super().__init__(weighting=weighting, mu=mu, sigma=sigma, reduction=reduction)
+
+
+class ApproxNDCGLoss(_FunctionalLoss):
+    """Module face of :func:`losskit.functional.approx_ndcg_loss`; ``loss(input, target, mask=...)``."""
+
+    function = staticmethod(F.approx_ndcg_loss)
+
+    def __init__(self, *, temperature: float = 1.0, reduction: str = "mean") -> None:
+        super().__init__(temperature=temperature, reduction=reduction)
+
+
+__all__ += [
+    "ApproxNDCGLoss",
+    "CoralLoss",
+    "CornLoss",
+    "GammaLoss",
+    "LambdaLoss",
+    "ListMLELoss",
+    "ListNetLoss",
+    "PoissonLoss",
+    "TweedieLoss",
+]

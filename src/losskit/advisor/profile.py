@@ -109,6 +109,10 @@ class TargetProfile:
     log_scale: bool | None = None
     q10: float | None = None
     q90: float | None = None
+    # counts and positive targets
+    integer_valued: bool | None = None
+    zero_share: float | None = None
+    dispersion: float | None = None  # variance / mean (1 for Poisson counts)
     # multi-label
     labels: list[str] | None = None
     n_labels: int | None = None
@@ -344,6 +348,9 @@ def _continuous(values: np.ndarray, task: str, n_missing: int) -> TargetProfile:
         log_scale=bool(log_scale),
         q10=float(np.quantile(x, 0.1)),
         q90=float(np.quantile(x, 0.9)),
+        integer_valued=bool(np.array_equal(x, np.round(x))),
+        zero_share=float((x == 0).mean()),
+        dispersion=float(x.var() / x.mean()) if nonnegative and x.mean() > 0 else None,
         encoded=x,
     )
 
@@ -563,6 +570,10 @@ def profile_target(
         kept = [v for v in values if not (v is None or (isinstance(v, float) and math.isnan(v)))]
         return _sequences(kept, input_lengths, len(values) - len(kept))
 
+    levels = _ordered_levels(y)
+    if levels is not None and task in (None, "ordinal"):  # an ordered categorical: its own level order
+        return _ordered_categorical(y, levels)
+
     values = _to_numpy(y)
     if values.ndim == 2 and values.shape[1] == 1:  # one column: a plain 1-D target
         values = values[:, 0]
@@ -619,6 +630,29 @@ def profile_target(
         _overconfidence(profile, scores)  # columns in sorted label order, as profile.encoded
     if profile.task == "binary":
         _binary_encoding(profile, pos_label)
+    return profile
+
+
+def _ordered_levels(y: Any) -> list[Any] | None:
+    """The categories of a pandas ordered categorical (Series or Categorical), in order; else None."""
+    dtype = getattr(y, "dtype", None)
+    if getattr(dtype, "ordered", False) and hasattr(dtype, "categories"):
+        return [_plain(c) for c in dtype.categories]
+    return None
+
+
+def _ordered_categorical(y: Any, levels: list[Any]) -> TargetProfile:
+    """Profile an ordered categorical as an ordinal target, levels in the categories' order."""
+    codes = np.asarray(y.cat.codes if hasattr(y, "cat") else y.codes, dtype=np.int64)
+    kept = codes[codes >= 0]  # -1 marks a missing value
+    if len(kept) == 0:
+        raise LossInputError("y", "at least one non-missing value", f"{len(codes)} missing values")
+    profile = _classes(kept, "ordinal", int((codes < 0).sum()))
+    names = [levels[int(c)] for c in profile.classes]
+    profile.classes = names
+    profile.class_counts = {str(levels[int(k)]): v for k, v in profile.class_counts.items()}
+    profile.majority_class = levels[int(profile.majority_class)]
+    profile.minority_class = levels[int(profile.minority_class)]
     return profile
 
 
