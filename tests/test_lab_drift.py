@@ -267,3 +267,7 @@ def test_a_card_of_another_task_or_labels_of_another_table(tmp_path: Path) -> No
         check_drift(multi, pd.DataFrame({"s": [0.1, 0.2]}), scores="s")
     with pytest.raises(LossInputError, match=r"\[0, 1\]"):
         check_drift(card, pd.DataFrame({"s": [0.1, 1.2]}), scores="s")
+    # a target that is 0 for 80% of the rows has no IQR, the robust unit: said, not divided by
+    claims = pd.Series(np.r_[np.zeros(800), np.arange(1, 201.0)], name="claims")
+    with pytest.raises(LossInputError, match="IQR, is 0"):
+        check_drift(regression_card(claims), claims.to_frame(), target="claims")

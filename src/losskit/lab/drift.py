@@ -516,14 +516,18 @@ def _continuous(
     q = np.asarray(card.reference[key], dtype=np.float64)
     levels = np.linspace(0.0, 1.0, len(q))
     ref_q = np.interp(_PROBS, levels, q)
-    if not ref_q[7] > ref_q[1]:
-        raise LossInputError(f"CARD field reference.{key}", "quantiles with a spread (25% and 75% differ)", "no spread")
     n0 = float(card.splits.get(split) or math.inf)
     binary_scores = card.task == "binary" and kind == "scores"
     if binary_scores:
         effects = _em_effect(card, values, n0)
         names, scales, tolerance = ["odds ratio of the positive rate (EM)"], ["ratio"], [tol["rate"]]
     else:
+        if not ref_q[7] > ref_q[1]:
+            raise LossInputError(
+                f"CARD field reference.{key}",
+                "a reference whose 25% and 75% quantiles differ (the robust unit, the IQR, is 0 here)",
+                f"{ref_q[1]:.4g} for both",
+            )
         effects = robust_effects(np.quantile(values, _PROBS)[None], len(values), ref_q, n0)
         names, scales = ["median shift (reference IQRs)", "IQR ratio"], ["iqr", "ratio"]
         tolerance = [tol["shift"], tol["scale"]]
