@@ -291,10 +291,10 @@ def _numeric(col: pd.Series, option: str) -> np.ndarray:
 
 def _check_options(alpha: float, rate_ratio: float, shift: float, scale_ratio: float) -> None:
     checks = [
-        ("--alpha", alpha, "a level in (0, 0.5)", lambda v: 0.0 < v < 0.5),
-        ("--rate-ratio", rate_ratio, "a finite odds ratio > 1", lambda v: 1.0 < v < math.inf),
-        ("--shift", shift, "a finite median shift > 0 (in IQR units)", lambda v: 0.0 < v < math.inf),
-        ("--scale-ratio", scale_ratio, "a finite IQR ratio > 1", lambda v: 1.0 < v < math.inf),
+        ("alpha", alpha, "a level in (0, 0.5)", lambda v: 0.0 < v < 0.5),
+        ("rate_ratio", rate_ratio, "a finite odds ratio > 1", lambda v: 1.0 < v < math.inf),
+        ("shift", shift, "a finite median shift > 0 (in IQR units)", lambda v: 0.0 < v < math.inf),
+        ("scale_ratio", scale_ratio, "a finite IQR ratio > 1", lambda v: 1.0 < v < math.inf),
     ]
     for name, value, expected, ok in checks:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(float(value)):
@@ -333,26 +333,28 @@ def check_drift(
     """
     _check_options(alpha, rate_ratio, shift, scale_ratio)
     if (target is None) == (scores is None):
-        raise LossInputError("--target/--scores", "exactly one of them", "both" if target else "neither")
+        raise LossInputError("target/scores", "exactly one of them", "both" if target else "neither")
     tol = {"rate": math.log(rate_ratio), "shift": float(shift), "scale": math.log(scale_ratio)}
     if target is not None:
         if target != card.target:
-            raise LossInputError("--target", f"the card's target column {card.target!r}", repr(target))
-        col = _column(frame, target, "--target")
+            raise LossInputError("target", f"the card's target column {card.target!r}", repr(target))
+        col = _column(frame, target, "target")
         if card.task == "regression":
-            values = _numeric(col, "--target")
+            values = _numeric(col, "target")
             return _continuous(card, values, target, "labels", "target_quantiles", "train", tol, alpha)
         return _classes(card, col, target, tol, alpha)
     if scores == card.target:
-        raise LossInputError("--scores", "a column of model scores (the card's target goes to --target)", repr(scores))
-    col = _column(frame, scores, "--scores")
-    values = _numeric(col, "--scores")
+        raise LossInputError(
+            "scores", "a column of model scores (the card's target is checked as target)", repr(scores)
+        )
+    col = _column(frame, scores, "scores")
+    values = _numeric(col, "scores")
     if card.task == "multiclass":
         raise LossInputError(
-            "--scores", "used with a binary or regression model card (use --target here)", "a multiclass card"
+            "scores", "used with a binary or regression model card (check labels as target)", "a multiclass card"
         )
     if card.task == "binary" and ((values < 0) | (values > 1)).any():
-        raise LossInputError("--scores", "positive-class probabilities in [0, 1]", "values outside [0, 1]")
+        raise LossInputError("scores", "positive-class probabilities in [0, 1]", "values outside [0, 1]")
     return _continuous(card, values, scores, "scores", "score_quantiles", "val", tol, alpha)
 
 
@@ -405,7 +407,7 @@ def _classes(card: ModelCard, col: pd.Series, name: str, tol: dict[str, float], 
     known = labels.isin(names)
     if not known.any():
         shown = ", ".join(sorted(set(labels))[:5])
-        raise LossInputError("--target", f"labels of the card's classes {names}", f"only other values ({shown})")
+        raise LossInputError("target", f"labels of the card's classes {names}", f"only other values ({shown})")
     unknown = sorted(set(labels[~known]))
     counts = np.array([(labels == c).sum() for c in names], dtype=np.float64)
     ref_counts = np.asarray(card.reference["class_counts"], dtype=np.float64)
