@@ -534,8 +534,7 @@ def _continuous(
         names, scales = ["median shift (reference IQRs)", "IQR ratio"], ["iqr", "ratio"]
         tolerance = [tol["shift"], tol["scale"]]
     statistics, code = _statistics(names, scales, effects, np.array(tolerance), alpha)
-    levels_ks = np.linspace(0.0, 1.0, len(q))
-    ks = stats.kstest(values, lambda x: np.interp(x, q, levels_ks, left=0.0, right=1.0))
+    ks = stats.kstest(values, lambda x: np.interp(x, q, levels, left=0.0, right=1.0))
     report = DriftReport(
         column=name,
         kind=kind,
@@ -545,13 +544,11 @@ def _continuous(
         statistics=statistics,
         tests={"ks": {"p_value": float(ks.pvalue)}},
     )
-    old_median, new_median = float(ref_q[4]), float(np.median(values))
-    moved = f"median {old_median:.4g} -> {new_median:.4g}, IQR {ref_q[7] - ref_q[1]:.4g} -> " + _fmt(
-        float(np.subtract(*np.quantile(values, [0.75, 0.25])))
-    )
     if binary_scores:
         _score_prior(card, report)
     else:
+        new_q = np.quantile(values, [0.25, 0.5, 0.75])
+        moved = f"median {ref_q[4]:.4g} -> {new_q[1]:.4g}, IQR {ref_q[7] - ref_q[1]:.4g} -> {new_q[2] - new_q[0]:.4g}"
         what = "target" if kind == "labels" else "predictions"
         if report.outcome == "shift":
             report.advice.append(f"the {what} moved ({moved}): retrain on recent data")
