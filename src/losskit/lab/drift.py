@@ -344,12 +344,14 @@ def check_drift(
             return _continuous(card, values, target, "labels", "target_quantiles", "train", tol, alpha)
         return _classes(card, col, target, tol, alpha)
     if scores == card.target:
-        raise LossInputError("scores", "a column of model scores (the card's target goes to --target)", repr(scores))
+        raise LossInputError(
+            "scores", "a column of model scores (the card's target is checked as target)", repr(scores)
+        )
     col = _column(frame, scores, "scores")
     values = _numeric(col, "scores")
     if card.task == "multiclass":
         raise LossInputError(
-            "scores", "used with a binary or regression model card (use --target here)", "a multiclass card"
+            "scores", "used with a binary or regression model card (check labels as target)", "a multiclass card"
         )
     if card.task == "binary" and ((values < 0) | (values > 1)).any():
         raise LossInputError("scores", "positive-class probabilities in [0, 1]", "values outside [0, 1]")
@@ -516,20 +518,23 @@ def _continuous(
     q = np.asarray(card.reference[key], dtype=np.float64)
     levels = np.linspace(0.0, 1.0, len(q))
     ref_q = np.interp(_PROBS, levels, q)
-    if not ref_q[7] > ref_q[1]:
-        raise LossInputError(f"CARD field reference.{key}", "quantiles with a spread (25% and 75% differ)", "no spread")
     n0 = float(card.splits.get(split) or math.inf)
     binary_scores = card.task == "binary" and kind == "scores"
     if binary_scores:
         effects = _em_effect(card, values, n0)
         names, scales, tolerance = ["odds ratio of the positive rate (EM)"], ["ratio"], [tol["rate"]]
     else:
+        if not ref_q[7] > ref_q[1]:
+            raise LossInputError(
+                f"CARD field reference.{key}",
+                "a reference whose 25% and 75% quantiles differ (the robust unit, the IQR, is 0 here)",
+                f"{ref_q[1]:.4g} for both",
+            )
         effects = robust_effects(np.quantile(values, _PROBS)[None], len(values), ref_q, n0)
         names, scales = ["median shift (reference IQRs)", "IQR ratio"], ["iqr", "ratio"]
         tolerance = [tol["shift"], tol["scale"]]
     statistics, code = _statistics(names, scales, effects, np.array(tolerance), alpha)
-    levels_ks = np.linspace(0.0, 1.0, len(q))
-    ks = stats.kstest(values, lambda x: np.interp(x, q, levels_ks, left=0.0, right=1.0))
+    ks = stats.kstest(values, lambda x: np.interp(x, q, levels, left=0.0, right=1.0))
     report = DriftReport(
         column=name,
         kind=kind,
@@ -539,13 +544,11 @@ def _continuous(
         statistics=statistics,
         tests={"ks": {"p_value": float(ks.pvalue)}},
     )
-    old_median, new_median = float(ref_q[4]), float(np.median(values))
-    moved = f"median {old_median:.4g} -> {new_median:.4g}, IQR {ref_q[7] - ref_q[1]:.4g} -> " + _fmt(
-        float(np.subtract(*np.quantile(values, [0.75, 0.25])))
-    )
     if binary_scores:
         _score_prior(card, report)
     else:
+        new_q = np.quantile(values, [0.25, 0.5, 0.75])
+        moved = f"median {ref_q[4]:.4g} -> {new_q[1]:.4g}, IQR {ref_q[7] - ref_q[1]:.4g} -> {new_q[2] - new_q[0]:.4g}"
         what = "target" if kind == "labels" else "predictions"
         if report.outcome == "shift":
             report.advice.append(f"the {what} moved ({moved}): retrain on recent data")

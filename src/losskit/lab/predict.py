@@ -56,7 +56,7 @@ class SavedRun:
         columns = [str(c) for c in self.card.data["columns"]]
         missing = [c for c in columns if c not in frame.columns]
         if missing:
-            raise LossInputError("DATA", f"a table with the model's feature columns ({', '.join(columns)})", missing)
+            raise LossInputError("frame", f"a table with the model's feature columns ({', '.join(columns)})", missing)
         features = frame[columns]
         parts = []
         for pre, model in zip(self.preprocessors, self.models, strict=True):
@@ -126,7 +126,7 @@ class SavedRun:
 def _file(directory: Path, name: str) -> Path:
     path = directory / name
     if not path.is_file():
-        raise LossInputError("RUN_DIR", f"a losskit compare output folder with {name}", repr(str(directory)))
+        raise LossInputError("run_dir", f"a losskit compare output folder with {name}", repr(str(directory)))
     return path
 
 
@@ -141,7 +141,7 @@ def load_run(run_dir: str | Path) -> SavedRun:
     """
     directory = Path(run_dir)
     if not directory.is_dir():
-        raise LossInputError("RUN_DIR", "a losskit compare output folder", repr(str(run_dir)))
+        raise LossInputError("run_dir", "a losskit compare output folder", repr(str(run_dir)))
     card = ModelCard.load(_file(directory, "model_card.json"))
     kind, name = card.model["kind"], card.model.get("file")
     if not isinstance(name, str) or Path(name).name != name:
@@ -176,7 +176,7 @@ def load_run(run_dir: str | Path) -> SavedRun:
         )
     preprocessors = preprocessors[: len(models)]
     if len(preprocessors) != len(models):
-        raise LossInputError("RUN_DIR", f"one preprocessor per model ({len(models)})", len(preprocessors))
+        raise LossInputError("run_dir", f"one preprocessor per model ({len(models)})", len(preprocessors))
     return SavedRun(card=card, preprocessors=preprocessors, models=models, directory=directory)
 
 
@@ -200,9 +200,9 @@ def _torch_models(path: Path, card: ModelCard) -> list[Any]:
             nets.append(net.eval())
     except (KeyError, TypeError, RuntimeError, OSError, ValueError, pickle.UnpicklingError) as exc:
         detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise LossInputError("RUN_DIR", f"a readable {path.name} saved by losskit compare", detail) from None
+        raise LossInputError("run_dir", f"a readable {path.name} saved by losskit compare", detail) from None
     if saved.get("task") != card.task or [str(c) for c in saved.get("classes", [])] != [str(c) for c in card.classes]:
-        raise LossInputError("RUN_DIR", "a model file of the card's task and classes", f"{path.name} of another run")
+        raise LossInputError("run_dir", "a model file of the card's task and classes", f"{path.name} of another run")
     return nets
 
 
@@ -234,9 +234,9 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
 def _destination(path: str | Path) -> Path:
     target = Path(path)
     if target.is_dir():
-        raise LossInputError("--out", "a file path", f"the folder {str(path)!r}")
+        raise LossInputError("out", "a file path", f"the folder {str(path)!r}")
     if not target.parent.is_dir():
-        raise LossInputError("--out", "a path in an existing folder", repr(str(path)))
+        raise LossInputError("out", "a path in an existing folder", repr(str(path)))
     return target
 
 
