@@ -13,6 +13,7 @@ from losskit.advisor import advise
 from losskit.auditor import audit, check
 from losskit.functional import *  # noqa: F403
 from losskit.functional import __all__ as _functional_all
+from losskit.functional.crf import crf_decode
 from losskit.functional.listwise import PaddedLists, pad_lists
 from losskit.functional.ordinal import coral_predict, corn_predict
 from losskit.multitask import MultiTaskLoss
@@ -36,5 +37,6 @@ __all__ = [
     "coral_predict",
     "corn_predict",
     "pad_lists",
+    "crf_decode",
     *_functional_all,
 ]

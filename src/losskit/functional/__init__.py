@@ -63,10 +63,38 @@ __all__ = [
     "pairwise_logistic_loss",
 ]
 
-# counts, ordinal levels and ranked lists
+# segmentation, multi-label, distillation and structured outputs; counts, ordinal levels and ranked lists
 from losskit.functional.counts import gamma_loss, poisson_loss, tweedie_loss
+from losskit.functional.crf import crf_loss
+from losskit.functional.distillation import distillation_loss
 from losskit.functional.listwise import approx_ndcg_loss, lambda_loss, listmle_loss, listnet_loss
+from losskit.functional.multilabel import asymmetric_loss, poly_loss
 from losskit.functional.ordinal import coral_loss, corn_loss
+from losskit.functional.segmentation import (
+    dice_ce_loss,
+    dice_loss,
+    focal_tversky_loss,
+    lovasz_hinge_loss,
+    lovasz_softmax_loss,
+    tversky_loss,
+)
+
+__all__ += [
+    # segmentation
+    "dice_loss",
+    "tversky_loss",
+    "focal_tversky_loss",
+    "lovasz_softmax_loss",
+    "lovasz_hinge_loss",
+    "dice_ce_loss",
+    # multi-label
+    "asymmetric_loss",
+    "poly_loss",
+    # distillation
+    "distillation_loss",
+    # structured outputs (crf_decode, not a loss, is exported by the package root)
+    "crf_loss",
+]
 
 __all__ += [
     # counts and positive targets
