@@ -146,4 +146,4 @@ def test_bad_power_and_targets_raise():
 def test_docstring_examples_run(module):
     """Every ``Example:`` in the count, ordinal and ranking modules runs and prints what it shows."""
     result = doctest.testmod(importlib.import_module(module))
-    assert (result.failed == 0 and result.attempted > 0) or module == "losskit.gbdt.counts"
+    assert result.attempted > 0 and result.failed == 0
