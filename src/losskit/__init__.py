@@ -33,10 +33,10 @@ __all__ = [
     "advise",
     "audit",
     "check",
+    "crf_decode",
     "PaddedLists",
     "coral_predict",
     "corn_predict",
     "pad_lists",
-    "crf_decode",
     *_functional_all,
 ]

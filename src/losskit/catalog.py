@@ -67,7 +67,8 @@ class Option:
     Attributes:
         name: the keyword.
         type: ``"float"``, ``"int"``, ``"bool"``, ``"str"``, ``"tensor"`` (class or per-label
-            weights), ``"floats"`` (a sequence of numbers) or ``"float|tensor"``.
+            weights), ``"floats"`` (a sequence of numbers), ``"float|tensor"`` or ``"group"`` (a
+            ``torch.distributed`` process group).
         default: the function's default (:data:`REQUIRED` when it has none).
         low, high: the allowed range of a number (``None``: unbounded on that side).
         low_open, high_open: whether the bound itself is excluded.
@@ -181,8 +182,8 @@ class LossEntry:
             (values scored against a numeric target), ``"ctc"``, ``"box"``, ``"embedding"``,
             ``"ranking"``, ``"fused"`` (hidden states and a weight matrix), ``"region"`` (dense logits
             scored by overlap with a mask), ``"distillation"`` (student and teacher logits), ``"crf"``
-            (emission scores of tag sequences), ``"log_rate"`` (a log-mean scored against a non-negative
-            target), ``"ordinal"`` (``K - 1`` threshold logits).
+            (emission scores of tag sequences), ``"log_rate"`` (a log-mean scored against a
+            non-negative target), ``"ordinal"`` (``K - 1`` threshold logits).
         tasks: the tasks it serves (:data:`losskit.tasks.TASKS`).
         inputs: the function's positional data arguments, in order.
         options: its keyword options (``reduction`` and ``num_items`` are common to all and not listed).
@@ -580,6 +581,13 @@ ENTRIES: tuple[LossEntry, ...] = (
             Option("softcap", "float", None, low=0.0, low_open=True, doc="tanh soft-capping of the logits"),
             Option("chunk_size", "int", None, low=1.0, doc="tokens per chunk"),
             Option("impl", "str", "auto", choices=("auto", "torch", "triton")),
+            Option(
+                "process_group",
+                "group",
+                None,
+                per_call=True,
+                doc="torch.distributed group over which linear_weight is sharded by vocabulary rows",
+            ),
         ),
         aliases=("fused_cross_entropy", "linear_ce"),
     ),
@@ -607,6 +615,110 @@ ENTRIES: tuple[LossEntry, ...] = (
         ),
         aliases=("ranknet", "pairwise_logistic"),
         reference="Burges et al. 2005, RankNet",
+    ),
+    # --- counts and positive targets (log link: the input is a log-mean) ----------------------
+    *(
+        LossEntry(
+            name,
+            module,
+            "counts",
+            "log_rate",
+            ("regression",),
+            options=(
+                *extra,
+                Option("offset", "tensor", None, per_call=True, doc="log-exposure added to the input"),
+                _SAMPLE_WEIGHT,
+            ),
+            aliases=aliases,
+            gbdt=GbdtObjective(
+                name.removesuffix("_loss"),
+                options=tuple((o.name, o.name) for o in extra),
+                note="half the deviance, as XGBoost's and LightGBM's built-in objectives",
+            ),
+            reference=ref,
+        )
+        for name, module, aliases, extra, ref in (
+            ("poisson_loss", "PoissonLoss", ("poisson", "poisson_deviance"), (), "McCullagh and Nelder 1989"),
+            (
+                "tweedie_loss",
+                "TweedieLoss",
+                ("tweedie", "tweedie_deviance"),
+                (
+                    Option(
+                        "power",
+                        "float",
+                        1.5,
+                        low=1.0,
+                        high=2.0,
+                        low_open=True,
+                        high_open=True,
+                        doc="variance power: Var = phi mu^p",
+                    ),
+                ),
+                "Jorgensen 1987",
+            ),
+            ("gamma_loss", "GammaLoss", ("gamma", "gamma_deviance"), (), "McCullagh and Nelder 1989"),
+        )
+    ),
+    # --- ordinal levels (K - 1 threshold logits) -----------------------------------------------
+    LossEntry(
+        "coral_loss",
+        "CoralLoss",
+        "ordinal",
+        "ordinal",
+        ("ordinal",),
+        options=(Option("task_weight", "tensor", None, low=0.0, doc="importance of each threshold"), _SAMPLE_WEIGHT),
+        aliases=("coral",),
+        reference="Cao, Mirjalili and Raschka 2020, CORAL",
+    ),
+    LossEntry(
+        "corn_loss",
+        "CornLoss",
+        "ordinal",
+        "ordinal",
+        ("ordinal",),
+        options=(_SAMPLE_WEIGHT,),
+        aliases=("corn",),
+        reference="Shi, Cao and Raschka 2023, CORN",
+    ),
+    # --- ranked lists (padded (N, L) with a validity mask) --------------------------------------
+    *(
+        LossEntry(
+            name,
+            module,
+            "listwise",
+            "ranking",
+            ("ranking",),
+            options=(
+                *extra,
+                Option("mask", "tensor", None, per_call=True, doc="True at real entries, False at padding"),
+                Option("weight", "tensor", None, low=0.0, per_call=True, doc="per-list weights"),
+            ),
+            aliases=aliases,
+            reference=ref,
+        )
+        for name, module, aliases, extra, ref in (
+            ("listnet_loss", "ListNetLoss", ("listnet",), (), "Cao et al. 2007, ListNet"),
+            ("listmle_loss", "ListMLELoss", ("listmle",), (), "Xia et al. 2008, ListMLE"),
+            (
+                "lambda_loss",
+                "LambdaLoss",
+                ("lambdaloss", "lambda", "ndcg_loss2++"),
+                (
+                    Option("weighting", "str", "ndcg2++", choices=("ndcg2++", "ndcg2", "lambdarank")),
+                    Option("mu", "float", 10.0, low=0.0, doc="weight of the NDCG-Loss2 term in ndcg2++"),
+                    Option("sigma", "float", 1.0, low=0.0, low_open=True, doc="steepness of the pair logistic"),
+                ),
+                "Wang et al. 2018, The LambdaLoss Framework",
+            ),
+            (
+                "approx_ndcg_loss",
+                "ApproxNDCGLoss",
+                ("approx_ndcg", "approxndcg"),
+                (Option("temperature", "float", 1.0, low=0.0, low_open=True, doc="smoothness of the ranks"),),
+                "Qin, Liu and Li 2010, ApproxNDCG",
+            ),
+        )
     ),
     # --- segmentation ------------------------------------------------------------------------
     *(
@@ -752,110 +864,6 @@ ENTRIES: tuple[LossEntry, ...] = (
         aliases=("crf", "linear_chain_crf"),
         module_extra=("num_tags",),
         reference="Lafferty et al. 2001",
-    ),
-    # --- counts and positive targets (log link: the input is a log-mean) ----------------------
-    *(
-        LossEntry(
-            name,
-            module,
-            "counts",
-            "log_rate",
-            ("regression",),
-            options=(
-                *extra,
-                Option("offset", "tensor", None, per_call=True, doc="log-exposure added to the input"),
-                _SAMPLE_WEIGHT,
-            ),
-            aliases=aliases,
-            gbdt=GbdtObjective(
-                name.removesuffix("_loss"),
-                options=tuple((o.name, o.name) for o in extra),
-                note="half the deviance, as XGBoost's and LightGBM's built-in objectives",
-            ),
-            reference=ref,
-        )
-        for name, module, aliases, extra, ref in (
-            ("poisson_loss", "PoissonLoss", ("poisson", "poisson_deviance"), (), "McCullagh and Nelder 1989"),
-            (
-                "tweedie_loss",
-                "TweedieLoss",
-                ("tweedie", "tweedie_deviance"),
-                (
-                    Option(
-                        "power",
-                        "float",
-                        1.5,
-                        low=1.0,
-                        high=2.0,
-                        low_open=True,
-                        high_open=True,
-                        doc="variance power: Var = phi mu^p",
-                    ),
-                ),
-                "Jorgensen 1987",
-            ),
-            ("gamma_loss", "GammaLoss", ("gamma", "gamma_deviance"), (), "McCullagh and Nelder 1989"),
-        )
-    ),
-    # --- ordinal levels (K - 1 threshold logits) -----------------------------------------------
-    LossEntry(
-        "coral_loss",
-        "CoralLoss",
-        "ordinal",
-        "ordinal",
-        ("ordinal",),
-        options=(Option("task_weight", "tensor", None, low=0.0, doc="importance of each threshold"), _SAMPLE_WEIGHT),
-        aliases=("coral",),
-        reference="Cao, Mirjalili and Raschka 2020, CORAL",
-    ),
-    LossEntry(
-        "corn_loss",
-        "CornLoss",
-        "ordinal",
-        "ordinal",
-        ("ordinal",),
-        options=(_SAMPLE_WEIGHT,),
-        aliases=("corn",),
-        reference="Shi, Cao and Raschka 2023, CORN",
-    ),
-    # --- ranked lists (padded (N, L) with a validity mask) --------------------------------------
-    *(
-        LossEntry(
-            name,
-            module,
-            "listwise",
-            "ranking",
-            ("ranking",),
-            options=(
-                *extra,
-                Option("mask", "tensor", None, per_call=True, doc="True at real entries, False at padding"),
-                Option("weight", "tensor", None, low=0.0, per_call=True, doc="per-list weights"),
-            ),
-            aliases=aliases,
-            reference=ref,
-        )
-        for name, module, aliases, extra, ref in (
-            ("listnet_loss", "ListNetLoss", ("listnet",), (), "Cao et al. 2007, ListNet"),
-            ("listmle_loss", "ListMLELoss", ("listmle",), (), "Xia et al. 2008, ListMLE"),
-            (
-                "lambda_loss",
-                "LambdaLoss",
-                ("lambdaloss", "lambda", "ndcg_loss2++"),
-                (
-                    Option("weighting", "str", "ndcg2++", choices=("ndcg2++", "ndcg2", "lambdarank")),
-                    Option("mu", "float", 10.0, low=0.0, doc="weight of the NDCG-Loss2 term in ndcg2++"),
-                    Option("sigma", "float", 1.0, low=0.0, low_open=True, doc="steepness of the pair logistic"),
-                ),
-                "Wang et al. 2018, The LambdaLoss Framework",
-            ),
-            (
-                "approx_ndcg_loss",
-                "ApproxNDCGLoss",
-                ("approx_ndcg", "approxndcg"),
-                (Option("temperature", "float", 1.0, low=0.0, low_open=True, doc="smoothness of the ranks"),),
-                "Qin, Liu and Li 2010, ApproxNDCG",
-            ),
-        )
     ),
 )
 
