@@ -57,6 +57,7 @@ _COUNT_BAD = [
     _bad("int-input", "input", lambda: ((torch.ones(4, 3, dtype=torch.long), y4), {})),
     _bad("offset-shape", "offset", lambda: ((x4, y4), {"offset": torch.zeros(5)})),
     _bad("weight-shape", "weight", lambda: ((x4, y4), {"weight": torch.ones(2, 3)})),
+    _bad("negative-weight", "weight", lambda: ((x4, y4), {"weight": -torch.ones(4, 1)})),
     _bad("reduction", "reduction", lambda: ((x4, y4), {"reduction": "avg"})),
 ]
 
@@ -96,6 +97,7 @@ _ORDINAL_BAD = [
     _bad("target-shape", "target", lambda: ((logits4, levels[:3]), {})),
     _bad("1d-input", "input", lambda: ((torch.randn(4), levels), {})),
     _bad("weight-shape", "weight", lambda: ((logits4, levels), {"weight": torch.ones(4, 1)})),
+    _bad("negative-weight", "weight", lambda: ((logits4, levels), {"weight": -torch.ones(4)})),
 ]
 
 # --------------------------------------------------------------------------- ranked lists
@@ -133,6 +135,7 @@ _LIST_BAD = [
     _bad("mask-dtype", "mask", lambda: ((s4, r4), {"mask": torch.ones(4, L)})),
     _bad("mask-shape", "mask", lambda: ((s4, r4), {"mask": torch.ones(4, 2, dtype=torch.bool)})),
     _bad("weight-shape", "weight", lambda: ((s4, r4), {"weight": torch.ones(4, L)})),
+    _bad("negative-weight", "weight", lambda: ((s4, r4), {"weight": -torch.ones(4)})),
 ]
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import doctest
 import importlib
 import math
-import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,14 +146,4 @@ def test_bad_power_and_targets_raise():
 def test_docstring_examples_run(module):
     """Every ``Example:`` in the count, ordinal and ranking modules runs and prints what it shows."""
     result = doctest.testmod(importlib.import_module(module))
-    assert (result.failed == 0 and result.attempted > 0) or module == "losskit.gbdt.counts"
-
-
-@pytest.mark.parametrize("page", ["counts.md", "ordinal.md", "listwise.md"])
-def test_docs_examples_run(page):
-    """The Python examples of the count, ordinal and listwise documentation run as written."""
-    text = (Path(__file__).parents[1] / "docs" / page).read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
-    assert blocks
-    for i, block in enumerate(blocks):
-        exec(compile(block, f"{page} example {i}", "exec"), {})
+    assert result.attempted > 0 and result.failed == 0

@@ -92,3 +92,10 @@ def test_corn_trains_a_linear_model_better_than_chance():
     mae = (losskit.corn_predict(model(feats)) - y).abs().float().mean()
     baseline = (y - y.median()).abs().float().mean()
     assert mae < 0.35 * baseline
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int16, torch.int32, torch.int64])
+def test_every_integer_level_dtype_reads_as_int64(dtype):
+    x, y = _data(seed=6)
+    for fn in (losskit.coral_loss, losskit.corn_loss):
+        torch.testing.assert_close(fn(x, y.to(dtype)), fn(x, y))

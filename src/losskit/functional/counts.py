@@ -47,7 +47,9 @@ from losskit._validation import (
     check_broadcastable,
     check_float,
     check_reduction,
+    check_same_device,
     check_same_shape,
+    check_sample_weight,
     check_scalar_range,
     check_values_in_range,
 )
@@ -67,12 +69,15 @@ def _prepare(
     """Check the arguments; return the log-mean ``eta``, the target and the weight in the compute dtype."""
     check_float("input", input)
     check_float("target", target)
+    check_same_device("target", target, input)
     check_same_shape("target", target, input.shape, "the shape of `input`")
     check_reduction(reduction)
-    for name, t in (("offset", offset), ("weight", weight)):
-        if t is not None:
-            check_float(name, t)
-            check_broadcastable(name, t, input.shape, "the shape of `input`")
+    if offset is not None:
+        check_float("offset", offset)
+        check_same_device("offset", offset, input)
+        check_broadcastable("offset", offset, input.shape, "the shape of `input`")
+    if weight is not None:
+        check_sample_weight("weight", weight, input.shape, "the shape of `input`", input)
     check_values_in_range("target", target, 0.0, math.inf, low_inclusive=not positive)
     dtype = compute_dtype(input)
     eta = upcast(input, dtype)

@@ -40,7 +40,9 @@ from losskit._validation import (
     check_float,
     check_integer,
     check_reduction,
+    check_same_device,
     check_same_shape,
+    check_sample_weight,
     check_scalar_range,
     check_values_in_range,
     describe,
@@ -112,6 +114,7 @@ def _prepare(input: Tensor, target: Tensor, mask: Tensor | None, weight: Tensor 
         raise LossInputError("input", "a tensor of shape (N, L): N lists of length L", describe(input))
     if not isinstance(target, Tensor):
         raise LossInputError("target", "a torch.Tensor", type(target).__name__)
+    check_same_device("target", target, input)
     check_same_shape("target", target, input.shape, "the shape of `input`")
     check_reduction(reduction)
     if mask is None:
@@ -119,10 +122,10 @@ def _prepare(input: Tensor, target: Tensor, mask: Tensor | None, weight: Tensor 
     else:
         if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
             raise LossInputError("mask", "a boolean tensor", describe(mask))
+        check_same_device("mask", mask, input)
         check_same_shape("mask", mask, input.shape, "the shape of `input`")
     if weight is not None:
-        check_float("weight", weight)
-        check_same_shape("weight", weight, input.shape[:1], "one weight per list")
+        check_sample_weight("weight", weight, input.shape[:1], "one weight per list", input)
     dtype = compute_dtype(input)
     zero = torch.zeros((), dtype=dtype, device=input.device)
     rel = torch.where(mask, target.to(dtype), zero)

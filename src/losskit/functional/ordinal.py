@@ -44,11 +44,13 @@ from losskit._errors import LossInputError
 from losskit._numerics import compute_dtype, restore, upcast
 from losskit._reduction import NumItems, reduce_loss
 from losskit._validation import (
+    as_class_indices,
     check_class_indices,
     check_float,
-    check_integer,
     check_reduction,
+    check_same_device,
     check_same_shape,
+    check_sample_weight,
     describe,
 )
 
@@ -65,12 +67,12 @@ def _prepare(input: Tensor, target: Tensor, weight: Tensor | None, reduction: st
     _check_logits(input)
     if not isinstance(target, Tensor):
         raise LossInputError("target", "a torch.Tensor", type(target).__name__)
-    check_integer("target", target)
+    target = as_class_indices("target", target)
+    check_same_device("target", target, input)
     check_same_shape("target", target, input.shape[:1], "one level per row of `input`")
     check_reduction(reduction)
     if weight is not None:
-        check_float("weight", weight)
-        check_same_shape("weight", weight, input.shape[:1], "one weight per row of `input`")
+        check_sample_weight("weight", weight, input.shape[:1], "one weight per row of `input`", input)
     num_levels = input.shape[1] + 1
     check_class_indices("target", target, num_levels, None)
     dtype = compute_dtype(input)
@@ -113,8 +115,7 @@ def coral_loss(
     x, y, tasks, w = _prepare(input, target, weight, reduction)
     terms = _binary_terms(x, y > tasks)
     if task_weight is not None:
-        check_float("task_weight", task_weight)
-        check_same_shape("task_weight", task_weight, input.shape[1:], "one weight per threshold")
+        check_sample_weight("task_weight", task_weight, input.shape[1:], "one weight per threshold", input)
         terms = terms * upcast(task_weight, x.dtype)
     loss = terms.sum(dim=1)
     return restore(reduce_loss(loss, reduction=reduction, weight=w, num_items=num_items), input)
