@@ -23,6 +23,7 @@ pytest.importorskip("transformers")
 
 import transformers
 
+from losskit import LossInputError
 from losskit.integrations import transformers as integration
 from losskit.integrations.transformers import apply_linear_cross_entropy, causal_lm_loss
 
@@ -170,3 +171,10 @@ def test_training_step_peak_memory_drops_by_the_logits():
     peaks = json.loads(proc.stdout.strip().splitlines()[-1])
     logits_bytes = 2 * 256 * 32000 * 4  # float32 logits of the batch: 62.5 MiB
     assert peaks["plain"] - peaks["fused"] >= logits_bytes, peaks
+
+
+def test_refuses_what_is_not_a_causal_lm():
+    with pytest.raises(LossInputError, match="`model`"):
+        apply_linear_cross_entropy(torch.nn.Linear(4, 4))
+    with pytest.raises(LossInputError, match="`labels`"):
+        causal_lm_loss(torch.randn(1, 3, 4), torch.nn.Linear(4, 9))

@@ -117,6 +117,10 @@ def apply_linear_cross_entropy(model: torch.nn.Module, **options: Any) -> torch.
         >>> out.logits is None, out.loss.shape
         (True, torch.Size([]))
     """
+    try:
+        from transformers.modeling_outputs import CausalLMOutputWithPast
+    except ImportError as exc:  # optional dependency
+        raise ImportError("apply_linear_cross_entropy needs transformers: pip install 'losskit[transformers]'") from exc
     if not hasattr(model, "get_decoder") or not hasattr(model, "get_output_embeddings"):
         raise LossInputError("model", "a transformers *ForCausalLM model", type(model).__name__)
     if not isinstance(model.get_output_embeddings(), torch.nn.Linear):
@@ -134,8 +138,6 @@ def apply_linear_cross_entropy(model: torch.nn.Module, **options: Any) -> torch.
     ) -> Any:
         if labels is None and shift_labels is None:
             return original(input_ids, *args, **kwargs)
-        from transformers.modeling_outputs import CausalLMOutputWithPast
-
         kwargs.pop("logits_to_keep", None)
         outputs = self.get_decoder()(input_ids, *args, **kwargs)
         loss = causal_lm_loss(
