@@ -122,6 +122,12 @@ def triplet_margin_loss(
 
     Returns:
         A scalar, or ``(N,)`` for ``reduction="none"``.
+
+    Example:
+        >>> import torch, losskit
+        >>> a, p, n = torch.zeros(1, 2), torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 2.0]])
+        >>> losskit.triplet_margin_loss(a, p, n, margin=1.5)  # max(1 - 2 + 1.5, 0)
+        tensor(0.5000)
     """
     check_reduction(reduction)
     check_float("anchor", anchor)
@@ -200,6 +206,12 @@ def triplet_loss(
     Returns:
         A scalar, or ``(B,)`` for ``reduction="none"``. A batch without a valid triplet gives 0
         with the graph connected.
+
+    Example:
+        >>> import torch, losskit
+        >>> x = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 3.0], [0.0, 4.0]])
+        >>> losskit.triplet_loss(x, torch.tensor([0, 0, 1, 1]), margin=0.5)  # every triplet already separated
+        tensor(0.)
     """
     check_reduction(reduction)
     _check_matrix("input", input)
@@ -262,6 +274,12 @@ def contrastive_loss(
 
     Returns:
         A scalar, or ``(N,)`` for ``reduction="none"``.
+
+    Example:
+        >>> import torch, losskit
+        >>> x1, x2 = torch.zeros(2, 2), torch.tensor([[3.0, 4.0], [0.6, 0.8]])  # distances 5 and 1
+        >>> losskit.contrastive_loss(x1, x2, torch.tensor([1, 0]), margin=2.0, reduction='none')
+        tensor([12.5000,  0.5000])
     """
     check_reduction(reduction)
     _check_matrix("input1", input1)
@@ -342,6 +360,12 @@ def info_nce(
 
     Returns:
         A scalar, or ``(N,)`` for ``reduction="none"``.
+
+    Example:
+        >>> import torch, losskit
+        >>> q = torch.eye(3)
+        >>> losskit.info_nce(q, q, temperature=1.0)  # log(e + 2) - 1: each query's own key scores 1, the others 0
+        tensor(0.5514)
     """
     check_reduction(reduction)
     _check_matrix("query", query)
@@ -389,6 +413,12 @@ def ntxent(
 
     Returns:
         A scalar, or ``(2N,)`` for ``reduction="none"``.
+
+    Example:
+        >>> import torch, losskit
+        >>> views = torch.eye(2).repeat(2, 1)  # two items, their two views identical
+        >>> losskit.ntxent(views, temperature=1.0)  # log(e + 2) - 1: the other view scores 1, two others 0
+        tensor(0.5514)
     """
     check_reduction(reduction)
     _check_matrix("z", z)
@@ -481,6 +511,13 @@ def arcface_loss(
 
     Returns:
         A scalar, or ``(N,)`` for ``reduction="none"``.
+
+    Example:
+        >>> import torch, losskit
+        >>> centers = torch.eye(2)
+        >>> x = torch.tensor([[1.0, 0.0]])  # on its own class centre: cos 1 before the margin
+        >>> losskit.arcface_loss(x, centers, torch.tensor([0]), scale=1.0, margin=0.0)  # log(e + 1) - 1
+        tensor(0.3133)
     """
     check_reduction(reduction)
     target = _check_margin_inputs(input, centers, target, scale)
@@ -527,6 +564,12 @@ def cosface_loss(
 
     Returns:
         A scalar, or ``(N,)`` for ``reduction="none"``.
+
+    Example:
+        >>> import torch, losskit
+        >>> centers, x = torch.eye(2), torch.tensor([[1.0, 0.0]])
+        >>> losskit.cosface_loss(x, centers, torch.tensor([0]), scale=1.0, margin=0.0)  # log(e + 1) - 1
+        tensor(0.3133)
     """
     check_reduction(reduction)
     target = _check_margin_inputs(input, centers, target, scale)

@@ -56,6 +56,11 @@ def margin_ranking_loss(
 
     Returns:
         A scalar, or ``input1``'s shape for ``reduction="none"``.
+
+    Example:
+        >>> import torch, losskit
+        >>> losskit.margin_ranking_loss(torch.tensor([1.0]), torch.tensor([2.0]), torch.tensor([1.0]), margin=0.5)
+        tensor(1.5000)
     """
     check_reduction(reduction)
     check_float("input1", input1)

@@ -105,6 +105,11 @@ def mae_loss(
     r"""Mean absolute error, :math:`\ell = |x - y|` (gradient ``sign(x - y)``, 0 at 0).
 
     Shapes and options as :func:`mse_loss`. Equals :func:`torch.nn.functional.l1_loss`.
+
+    Example:
+        >>> import torch, losskit
+        >>> losskit.mae_loss(torch.tensor([1.0, 2.0]), torch.tensor([0.0, 0.0]))
+        tensor(1.5000)
     """
     return _mae(input, target, weight=weight, reduction=reduction, num_items=num_items)
 
@@ -126,6 +131,11 @@ def huber_loss(
 
     Quadratic near 0, linear (slope ``delta``) in the tails. ``delta > 0``. Shapes and options
     as :func:`mse_loss`. Equals :func:`torch.nn.functional.huber_loss`.
+
+    Example:
+        >>> import torch, losskit
+        >>> losskit.huber_loss(torch.tensor([0.5, 3.0]), torch.zeros(2), delta=1.0)  # (0.125 + 2.5) / 2
+        tensor(1.3125)
     """
     check_scalar_range("delta", delta, 0.0, math.inf, low_inclusive=False)
     return _huber(input, target, weight=weight, reduction=reduction, num_items=num_items, delta=delta)
@@ -147,6 +157,11 @@ def smooth_l1_loss(
 
     ``beta >= 0``; ``beta = 0`` is the absolute error. Equals
     :func:`torch.nn.functional.smooth_l1_loss`.
+
+    Example:
+        >>> import torch, losskit
+        >>> losskit.smooth_l1_loss(torch.tensor([0.5, 3.0]), torch.zeros(2), beta=1.0)  # (0.125 + 2.5) / 2
+        tensor(1.3125)
     """
     check_scalar_range("beta", beta, 0.0, math.inf)
     return _smooth_l1(input, target, weight=weight, reduction=reduction, num_items=num_items, beta=beta)
@@ -247,6 +262,12 @@ def pinball_loss(
             for one quantile equals :func:`sklearn.metrics.mean_pinball_loss` (with
             ``sample_weight`` too).
         num_items: divide the weighted sum by this instead (count items times ``Q``).
+
+    Example:
+        >>> import torch, losskit
+        >>> pred = torch.tensor([[0.0, 1.0]])  # quantiles 0.1 and 0.9 of one item
+        >>> losskit.pinball_loss(pred, torch.tensor([2.0]), [0.1, 0.9])  # (0.1 * 2 + 0.9 * 1) / 2
+        tensor(0.5500)
     """
     check_float("input", input)
     check_float("target", target)
