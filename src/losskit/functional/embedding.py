@@ -12,6 +12,7 @@ NT-Xent, ArcFace, CosFace), and each docstring says when it does.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -26,12 +27,13 @@ from losskit._validation import (
     check_choice,
     check_class_indices,
     check_float,
+    check_has_values,
     check_reduction,
     check_same_device,
     check_same_shape,
     check_scalar_range,
     describe,
-    values_checked,
+    reads_values,
 )
 from losskit.embedding.distances import DISTANCES, paired_distance, pairwise_distance_matrix
 from losskit.embedding.distributed import all_gather_with_grad
@@ -80,7 +82,7 @@ def _check_temperature(temperature: float | Tensor) -> None:
     if isinstance(temperature, Tensor):
         if temperature.numel() != 1:
             raise LossInputError("temperature", "a positive number or a one-element tensor", describe(temperature))
-        if values_checked() and not bool(temperature.detach() > 0):
+        if reads_values(temperature) and not bool(temperature.detach() > 0):
             raise LossInputError("temperature", "positive", float(temperature))
     else:
         check_scalar_range("temperature", temperature, 0.0, math.inf, low_inclusive=False)
@@ -216,6 +218,7 @@ def triplet_loss(
     check_reduction(reduction)
     _check_matrix("input", input)
     labels = _check_labels("target", target, input)
+    check_has_values("target", labels, "mining picks triplets from the labels")
     check_scalar_range("margin", margin, 0.0)
     check_choice("mining", mining, MINING)
     check_choice("distance", distance, DISTANCES)
@@ -290,7 +293,7 @@ def contrastive_loss(
         raise LossInputError("target", "a torch.Tensor", type(target).__name__)
     check_same_device("target", target, input1, "input1")
     check_same_shape("target", target, (input1.shape[0],), "one flag per pair")
-    if values_checked() and target.dtype != torch.bool and target.numel() > 0 and not target.is_meta:
+    if reads_values(target) and target.dtype != torch.bool:
         if not bool(((target == 0) | (target == 1)).all()):
             raise LossInputError("target", "bool or 0/1 values", "other values")
     check_scalar_range("margin", margin, 0.0)
@@ -465,6 +468,11 @@ def _cosine(input: Tensor, centers: Tensor) -> Tensor:
     return x @ w.T
 
 
+def _no_autocast(like: Tensor) -> contextlib.AbstractContextManager:
+    """Autocast off on ``like``'s device (the meta device has no autocast to switch off)."""
+    return contextlib.nullcontext() if like.is_meta else torch.autocast(like.device.type, enabled=False)
+
+
 def _margin_softmax(
     cos: Tensor, target: Tensor, target_logit: Tensor, scale: float, reduction: str, num_items: NumItems
 ) -> Tensor:
@@ -522,7 +530,7 @@ def arcface_loss(
     check_reduction(reduction)
     target = _check_margin_inputs(input, centers, target, scale)
     check_scalar_range("margin", margin, 0.0, math.pi, high_inclusive=False)
-    with torch.autocast(input.device.type, enabled=False):
+    with _no_autocast(input):
         cos = _cosine(input, centers)
         rows = torch.arange(cos.shape[0], device=cos.device)
         cos_t = cos[rows, target]
@@ -574,7 +582,7 @@ def cosface_loss(
     check_reduction(reduction)
     target = _check_margin_inputs(input, centers, target, scale)
     check_scalar_range("margin", margin, 0.0)
-    with torch.autocast(input.device.type, enabled=False):
+    with _no_autocast(input):
         cos = _cosine(input, centers)
         rows = torch.arange(cos.shape[0], device=cos.device)
         out = _margin_softmax(cos, target, cos[rows, target] - margin, scale, reduction, num_items)

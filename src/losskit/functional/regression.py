@@ -29,7 +29,7 @@ from losskit._validation import (
     check_scalar_range,
     check_values_in_range,
     describe,
-    values_checked,
+    reads_values,
 )
 
 __all__ = ["huber_loss", "log_cosh_loss", "mae_loss", "mse_loss", "pinball_loss", "smooth_l1_loss"]
@@ -225,7 +225,7 @@ def _quantile_tensor(quantiles: Sequence[float] | Tensor, like: Tensor, *, incre
         raise LossInputError("quantiles", "a non-empty 1-D sequence of floats", describe(q))
     if isinstance(quantiles, Tensor):  # a value check like any other: it can be switched off
         check_values_in_range("quantiles", q, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
-        ordered = not (increasing and values_checked()) or bool((q[1:] > q[:-1]).all())
+        ordered = not (increasing and reads_values(q)) or bool((q[1:] > q[:-1]).all())
     else:  # checked in Python: free, and no graph break under torch.compile
         values = [float(v) for v in values]
         ordered = not increasing or all(a < b for a, b in itertools.pairwise(values))
