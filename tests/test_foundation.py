@@ -49,10 +49,12 @@ def test_unknown_reduction_and_non_tensor_target():
         losskit.mse_loss(torch.randn(2), torch.randn(2), num_items=-1)
 
 
-def test_target_requiring_grad_is_refused_rather_than_silently_detached():
-    y = torch.rand(3, requires_grad=True)
-    with pytest.raises(LossInputError, match="`target`"):
-        losskit.binary_focal_loss(torch.randn(3), y)
+def test_target_requiring_grad_gets_its_gradient_never_silently_detached():
+    # PyTorch differentiates probability targets; so does every loss here (gradcheck).
+    y = torch.rand(3, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(3, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda t: losskit.binary_focal_loss(x, t), (y,))
+    assert torch.autograd.gradcheck(lambda t: losskit.binary_cross_entropy_with_logits(x, t), (y,))
 
 
 def test_count_items_rules():
