@@ -166,3 +166,15 @@ def test_audit_restores_every_global_it_touches():
         torch.set_num_threads(threads)
     rng_before, rng_after = before.pop("rng"), after.pop("rng")
     assert after == before and torch.equal(rng_before, rng_after)
+
+
+def test_loss_names_come_from_the_catalog():
+    with pytest.raises(losskit.LossInputError, match="did you mean 'cross_entropy'"):
+        losskit.check(torch.zeros(2, 3), torch.tensor([0, 1]), loss="cross_entropyy")
+    from losskit.auditor.lint import loss_spec
+
+    assert loss_spec("sigmoid_focal_loss").name == "binary_focal_loss"
+    assert loss_spec(torch.nn.L1Loss()).family == "robust"
+    assert loss_spec(losskit.nn.PinballLoss([0.5])).family == "quantile"
+    assert loss_spec(lambda x, y: x).family == "unknown"  # a custom function is allowed
+    assert loss_spec("nll_loss").family == "log_probability"

@@ -71,9 +71,12 @@ def test_compare_writes_every_artefact(binary_run: Path, capsys: pytest.CaptureF
     summary = json.loads((out / "summary.json").read_text())
     names = [c["name"] for c in summary["candidates"]]
     # auto = the advisor's pick for a ~10% minority (unweighted BCE, which is also the plain baseline) and
-    # its alternatives: focal and BCE with pos_weight=balanced (frozen from the training labels)
+    # its alternatives: focal, BCE with pos_weight=balanced (frozen from the training labels) and BCE on
+    # undersampled training rows
     assert summary["candidates"][0]["origin"] == "advisor"
-    assert "binary_focal_loss" in names and names.count("binary_cross_entropy_with_logits") == 2
+    assert "binary_focal_loss" in names and names.count("binary_cross_entropy_with_logits") == 3
+    assert summary["positive_class"] == "yes"  # the minority of "yes" / "no"
+    assert any(c["loss"].endswith("+ undersampling") for c in summary["candidates"])
     weighted = [c for c in summary["candidates"] if c["origin"] == "alternative" and "pos_weight" in c["options"]]
     assert len(weighted) == 1 and isinstance(weighted[0]["options"]["pos_weight"], float)
     assert summary["metric"] == "pr_auc"  # the advisor's first metric for a rare positive class
@@ -89,7 +92,7 @@ def test_metrics_csv_logs_every_epoch_with_reference_loss(binary_run: Path) -> N
     by_loss: dict[str, list[dict[str, str]]] = {}
     for row in rows:
         by_loss.setdefault(row["loss"], []).append(row)
-    assert len(by_loss) == 3
+    assert len(by_loss) == 4
     for loss_rows in by_loss.values():
         assert [int(r["epoch"]) for r in loss_rows] == list(range(1, len(loss_rows) + 1))
         for r in loss_rows:
@@ -286,7 +289,7 @@ def test_parse_losses_syntax() -> None:
         ("binary_cross_entropy_with_logits", {"pos_weight": "balanced"}),
     ]  # the repeated plain bce is dropped
     assert parse_losses("auto", "regression") is None
-    assert parse_losses("pinball:quantiles=0.9", "regression")[0].options == {"quantiles": 0.9}
+    assert parse_losses("pinball:quantiles=0.9", "regression")[0].options == {"quantiles": [0.9]}
 
 
 def test_balanced_pos_weight_is_frozen_from_training_labels() -> None:
@@ -366,7 +369,9 @@ def test_log_to_mlflow_logs_one_run_per_candidate(tmp_path: Path, monkeypatch: p
     fake.log_params = lambda params: calls.append(("params", params))
     fake.log_metrics = lambda metrics, step: calls.append(("metrics", step, metrics))
     fake.log_metric = lambda key, value: calls.append(("metric", key, value))
+    fake.set_tracking_uri = lambda uri: calls.append(("uri", uri))
     monkeypatch.setitem(sys.modules, "mlflow", fake)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
 
     _regression_frame(120).to_csv(tmp_path / "d.csv", index=False)
     args = ["compare", str(tmp_path / "d.csv"), "--target", "y", "--losses", "mse,mae", "--out", str(tmp_path / "o")]

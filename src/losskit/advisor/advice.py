@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import json
-import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from losskit._errors import LossInputError
 from losskit.advisor.profile import TargetProfile
+from losskit.catalog import LossChoice
 
-__all__ = ["Advice", "resolve"]
-
-
-def resolve(path: str) -> Any:
-    """The losskit object at ``path`` below ``losskit`` (``"huber_loss"``, ``"nn.HuberLoss"``).
-
-    Looked up when needed, so that a loss family that is optional or not installed only
-    matters when its advice is built.
-    """
-    obj: Any = importlib.import_module("losskit")
-    for part in path.split("."):
-        if not hasattr(obj, part) and isinstance(obj, types.ModuleType):
-            with contextlib.suppress(ModuleNotFoundError):  # a submodule not imported yet
-                importlib.import_module(f"{obj.__name__}.{part}")
-        if not hasattr(obj, part):
-            raise LookupError(f"losskit has no loss named {path!r} in this installation")
-        obj = getattr(obj, part)
-    return obj
+__all__ = ["Advice"]
 
 
 def _jsonable(value: Any) -> Any:
@@ -50,17 +32,21 @@ class Advice:
 
     Attributes:
         task: the inferred (or given) task.
-        loss: name of the losskit function (``losskit.<loss>``).
+        loss: the :mod:`losskit.catalog` name of the loss (``"MultiTaskLoss"`` for several targets).
         module: path of the module class below ``losskit`` (``"nn.HuberLoss"``, ``"multitask.MultiTaskLoss"``).
         options: ready-to-use keyword arguments (class weights, ``pos_weight``, ``delta`` ...).
         row: id of the decision-table row the advice comes from.
         reasons: plain sentences quoting the measured numbers.
-        alternatives: other reasonable choices.
+        alternatives: other reasonable choices, each a :class:`losskit.catalog.LossChoice`
+            (catalog entry, options, target transform, resampling, reason). Data-derived option
+            values stay symbolic (``pos_weight="balanced"``) until training labels resolve them.
         warnings: pitfalls to watch for with this target.
         metrics: what to report.
         target_transform: transform the target first (``"log1p"``), or ``None``.
         profile: the measured target profile.
         parts: per-task advice of a multi-task target.
+        choice: the recommendation as a :class:`~losskit.catalog.LossChoice` (None for a multi-task target).
+        metric_keys: the :func:`losskit.evaluate.metrics` keys of ``metrics``, in the same order.
     """
 
     task: str
@@ -69,16 +55,20 @@ class Advice:
     options: dict[str, Any]
     row: str
     reasons: list[str]
-    alternatives: list[str]
+    alternatives: list[LossChoice]
     warnings: list[str]
     metrics: list[str]
     target_transform: str | None = None
     profile: TargetProfile | None = field(default=None, repr=False)
     parts: dict[str, Advice] | None = None
+    choice: LossChoice | None = field(default=None, repr=False)
+    metric_keys: list[str] = field(default_factory=list)
 
     def function(self) -> Callable[..., torch.Tensor]:
         """The losskit function; call it as ``fn(input, target, **advice.options)``."""
-        return resolve(self.loss)
+        if self.choice is None:
+            raise LossInputError("advice", "a single loss", "a multi-task combination (use advice.build())")
+        return self.choice.entry.function()
 
     def build(self) -> torch.nn.Module:
         """The configured loss module, e.g. ``BCEWithLogitsLoss(pos_weight=tensor(19.))``.
@@ -86,7 +76,11 @@ class Advice:
         For a multi-task target this is the ``MultiTaskLoss`` combining the tasks; build each
         task's own loss from ``advice.parts[name].build()``.
         """
-        return resolve(self.module)(**self.options)
+        if self.choice is None:
+            from losskit.multitask import MultiTaskLoss
+
+            return MultiTaskLoss(**self.options)
+        return self.choice.entry.module_class()(**self.options)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (tensors become lists)."""
@@ -98,9 +92,10 @@ class Advice:
             "row": self.row,
             "target_transform": self.target_transform,
             "reasons": list(self.reasons),
-            "alternatives": list(self.alternatives),
+            "alternatives": [a.to_dict() for a in self.alternatives],
             "warnings": list(self.warnings),
             "metrics": list(self.metrics),
+            "metric_keys": list(self.metric_keys),
             "profile": self.profile.to_dict() if self.profile is not None else None,
             "parts": {k: v.to_dict() for k, v in self.parts.items()} if self.parts else None,
         }

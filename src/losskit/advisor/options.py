@@ -43,7 +43,7 @@ def _huber(profile: TargetProfile, request: dict[str, Any]) -> tuple[dict[str, A
     return {"delta": delta}, {"delta": delta}
 
 
-def _log1p(profile: TargetProfile, request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _huber_alternative(profile: TargetProfile, request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """No options; Huber's ``delta`` on the raw scale is computed for the alternative."""
     return {}, {"delta": _huber_delta(profile)}
 
@@ -121,7 +121,7 @@ def _multitask(profile: TargetProfile, request: dict[str, Any]) -> tuple[dict[st
 OPTION_RULES: dict[str, Rule] = {
     "none": _none,
     "huber": _huber,
-    "log1p": _log1p,
+    "huber_alternative": _huber_alternative,
     "rare_positive": _rare_positive,
     "label_pos_weight": _label_pos_weight,
     "class_weights": _class_weights,

@@ -11,7 +11,8 @@ Measures:
   share;
 * continuous targets: median, MAD, robust z-scores ``0.6745 (y - median) / MAD``
   (Iglewicz and Hoaglin 1993) with the share beyond 3.5 counted as outliers, skewness,
-  excess kurtosis, positivity, and the skewness left after ``log1p``;
+  excess kurtosis, positivity, the skewness left after ``log1p`` and whether ``log1p``
+  removes the skew (``log_scale``);
 * multi-label: label cardinality (labels per row), density, the rarest label's rate and the
   most co-occurring pair (Jaccard index);
 * sequences: alphabet size, target lengths and the frames CTC needs (length plus repeats);
@@ -29,26 +30,24 @@ from typing import Any
 import numpy as np
 
 from losskit._errors import LossInputError
+from losskit._optional import requires_extra
+from losskit.tasks import TASKS as ALL_TASKS
+from losskit.tasks import infer_task, positive_class
 
 __all__ = ["TASKS", "FeatureProfile", "TargetProfile", "profile_features", "profile_target"]
 
-TASKS = (
-    "regression",
-    "binary",
-    "multiclass",
-    "multilabel",
-    "ordinal",
-    "ranking",
-    "embedding",
-    "sequence",
-    "quantile",
-    "multitask",
-)
+# The tasks the advisor handles: every task of :data:`losskit.tasks.TASKS` but box detection.
+TASKS = tuple(t for t in ALL_TASKS if t != "detection")
 
 # Robust z-score beyond which a value counts as an outlier (Iglewicz and Hoaglin 1993).
 OUTLIER_Z = 3.5
 # Robust z-score of an "extreme" value: far beyond anything a Gaussian produces.
 EXTREME_Z = 10.0
+# A non-negative target is on a log scale when it is right-skewed (skewness >= 1) and log1p
+# leaves less than 0.5 of it (or skewness >= 2 and less than 1 left): the tail is the scale,
+# not outliers. Diamond prices: 1.6 -> 0.12.
+LOG_SCALE_SKEW = 1.0
+LOG_SCALE_RESIDUAL = 0.5
 _TAG_SEPARATORS = ("|", ";", ",")
 _MISSING_STRINGS = frozenset({"", "na", "n/a", "nan", "null", "none"})
 
@@ -107,6 +106,7 @@ class TargetProfile:
     maximum: float | None = None
     nonnegative: bool | None = None
     log1p_skew: float | None = None
+    log_scale: bool | None = None
     q10: float | None = None
     q90: float | None = None
     # multi-label
@@ -127,6 +127,10 @@ class TargetProfile:
     max_frames_needed: int | None = None
     repeat_share: float | None = None
     infeasible: int | None = None
+    # segmentation masks
+    pixels_per_image: int | None = None
+    absent_class_share: float | None = None
+    ignored_share: float | None = None
     # multi-task
     tasks: dict[str, TargetProfile] | None = None
     baseline_losses: dict[str, float] | None = None
@@ -292,7 +296,8 @@ def _classes(values: np.ndarray, task: str, n_missing: int) -> TargetProfile:
 
 
 def _skew_kurtosis(x: np.ndarray) -> tuple[float, float]:
-    from scipy import stats
+    with requires_extra("eval", "losskit.advise on a continuous target"):
+        from scipy import stats
 
     if np.ptp(x) == 0:
         return 0.0, 0.0
@@ -314,6 +319,10 @@ def _continuous(values: np.ndarray, task: str, n_missing: int) -> TargetProfile:
     skew, kurt = _skew_kurtosis(x)
     nonnegative = bool(x.min() >= 0)
     log_skew = _skew_kurtosis(np.log1p(x))[0] if nonnegative else None
+    log_scale = log_skew is not None and (
+        (skew >= LOG_SCALE_SKEW and abs(log_skew) < LOG_SCALE_RESIDUAL)
+        or (skew >= 2 * LOG_SCALE_SKEW and abs(log_skew) < 2 * LOG_SCALE_RESIDUAL)
+    )
     return TargetProfile(
         task=task,
         n=len(x),
@@ -332,6 +341,7 @@ def _continuous(values: np.ndarray, task: str, n_missing: int) -> TargetProfile:
         maximum=float(x.max()),
         nonnegative=nonnegative,
         log1p_skew=log_skew,
+        log_scale=bool(log_scale),
         q10=float(np.quantile(x, 0.1)),
         q90=float(np.quantile(x, 0.9)),
         encoded=x,
@@ -421,6 +431,39 @@ def _sequences(values: Sequence[Any], input_lengths: Any, n_missing: int) -> Tar
     )
 
 
+def _masks(y: Any) -> TargetProfile:
+    """Class-index masks ``(N, *spatial)``; negative values are void (ignored) pixels."""
+    values = np.asarray(_to_numpy(y))
+    if values.ndim < 3 or values.dtype.kind not in "biu":
+        expected = "integer class-index masks of shape (N, H, W, ...)"
+        raise LossInputError("y", expected, f"{values.ndim}-D {values.dtype}")
+    n = values.shape[0]
+    flat = values.reshape(n, -1).astype(np.int64)
+    valid = flat >= 0
+    if not valid.any():
+        raise LossInputError("y", "at least one labelled pixel", "only negative (void) values")
+    n_classes = int(flat[valid].max()) + 1
+    counts = np.bincount(flat[valid], minlength=n_classes)
+    present = counts > 0
+    per_image = np.stack([np.bincount(row[row >= 0], minlength=n_classes) for row in flat]) > 0
+    seen = counts[present]
+    return TargetProfile(
+        task="segmentation",
+        n=n,
+        classes=[int(c) for c in np.flatnonzero(present)],
+        class_counts={str(c): int(k) for c, k in enumerate(counts) if k},
+        n_classes=int(present.sum()),
+        minority_class=int(np.argmin(np.where(present, counts, np.iinfo(np.int64).max))),
+        minority_share=float(seen.min() / seen.sum()),
+        majority_share=float(seen.max() / seen.sum()),
+        imbalance_ratio=float(seen.max() / seen.min()),
+        pixels_per_image=int(flat.shape[1]),
+        absent_class_share=float(1.0 - per_image[:, present].mean()),
+        ignored_share=float(1.0 - valid.mean()),
+        encoded=values,
+    )
+
+
 def _overconfidence(profile: TargetProfile, scores: Any) -> None:
     """Mean top-class confidence minus accuracy of a current model's multi-class scores."""
     s = np.asarray(_to_numpy(scores), dtype=np.float64)
@@ -471,11 +514,6 @@ def _multitask(columns: dict[str, np.ndarray], task: str | None) -> TargetProfil
     )
 
 
-def _classification_count_limit(n: int) -> int:
-    """Largest number of distinct integer values still read as classes rather than a quantity."""
-    return max(2, min(50, n // 5))
-
-
 def profile_target(
     y: Any,
     *,
@@ -483,8 +521,9 @@ def profile_target(
     scores: Any = None,
     input_lengths: Any = None,
     tag_separator: str | None = None,
+    pos_label: Any = None,
 ) -> TargetProfile:
-    """Measure a target and infer its task.
+    """Measure a target and infer its task (:func:`losskit.tasks.infer_task`).
 
     Args:
         y: the target. 1-D values (numbers, labels, strings of delimited tags), a 0/1
@@ -492,11 +531,13 @@ def profile_target(
             tag sets, a list of label sequences (``task="sequence"``), or several columns (a
             DataFrame or a mapping: multi-label when all are binary, multi-task otherwise).
         task: one of :data:`TASKS` to override the inference (ordinal, ranking, embedding,
-            sequence, quantile and multitask are only used when told).
+            sequence, quantile, multitask and segmentation are only used when told; segmentation
+            takes integer class-index masks ``(N, H, W, ...)``, negative values void).
         scores: ``(N, C)`` probabilities or logits of a current multi-class model, columns in
             sorted label order; measures overconfidence (mean confidence minus accuracy).
         input_lengths: frames per sequence (``task="sequence"``) to check CTC feasibility.
         tag_separator: separator of a delimited-tags column; detected among ``| ; ,`` if None.
+        pos_label: the positive class of a binary target (default: :func:`losskit.tasks.positive_class`).
 
     Raises:
         LossInputError: an unknown task, an empty or single-valued target, unparseable values,
@@ -515,6 +556,8 @@ def profile_target(
 
     if task == "multitask":
         raise LossInputError("task", "'multitask' only for several target columns (a DataFrame or a mapping)", "one")
+    if task == "segmentation":
+        return _masks(y)
     if task == "sequence":
         values = list(y) if not hasattr(y, "to_numpy") else list(y.to_numpy())
         kept = [v for v in values if not (v is None or (isinstance(v, float) and math.isnan(v)))]
@@ -558,16 +601,10 @@ def profile_target(
         if numeric is None:
             raise LossInputError("y", f"numbers for a {task} target", f"labels such as {values[0]!r}")
         return _continuous(numeric, task, n_missing)
-    if task is None:
-        if numeric is None or values.dtype.kind == "b":
-            task = "binary" if len(np.unique(values.astype(str))) == 2 else "multiclass"
-        else:
-            distinct = np.unique(numeric)
-            integral = bool(np.all(distinct == np.round(distinct)))
-            if integral and len(distinct) <= _classification_count_limit(len(numeric)):
-                task = "binary" if len(distinct) == 2 else "multiclass"
-            else:
-                return _continuous(numeric, "regression", n_missing)
+    if task is None:  # the one task rule (losskit.tasks), on the parsed numbers when there are some
+        task = infer_task(values if numeric is None or values.dtype.kind == "b" else numeric)
+        if task == "regression":
+            return _continuous(numeric, "regression", n_missing)
     labels = values
     if numeric is not None and values.dtype.kind != "b":
         labels = numeric.astype(np.int64) if bool(np.all(numeric == np.round(numeric))) else numeric
@@ -581,17 +618,16 @@ def profile_target(
             raise LossInputError("scores", "given only for a classification target", f"task {profile.task!r}")
         _overconfidence(profile, scores)  # columns in sorted label order, as profile.encoded
     if profile.task == "binary":
-        _binary_encoding(profile)
+        _binary_encoding(profile, pos_label)
     return profile
 
 
-def _binary_encoding(profile: TargetProfile) -> None:
-    """Encode a binary target as 0/1: 1 is ``1``/``True`` when those are the labels, else the minority."""
-    classes = profile.classes
-    natural = [str(c).lower() for c in classes] in (["0", "1"], ["false", "true"])
-    positive = classes[1] if natural else profile.minority_class
+def _binary_encoding(profile: TargetProfile, pos_label: Any = None) -> None:
+    """Encode a binary target as 0/1, 1 being :func:`losskit.tasks.positive_class`."""
+    labels = np.asarray(profile.classes, dtype=object)[profile.encoded]
+    positive = positive_class(labels, pos_label=pos_label)
     profile.positive_class = positive
-    profile.encoded = (np.asarray(classes, dtype=object)[profile.encoded] == positive).astype(np.float64)
+    profile.encoded = (labels == positive).astype(np.float64)
 
 
 def _nan_mask(values: np.ndarray) -> np.ndarray:

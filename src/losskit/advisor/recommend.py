@@ -8,7 +8,9 @@ from typing import Any
 from losskit.advisor.advice import Advice
 from losskit.advisor.options import OPTION_RULES
 from losskit.advisor.profile import TargetProfile, profile_features, profile_target
-from losskit.advisor.table import GENERAL_NOTES, Note, holds, match
+from losskit.advisor.table import GENERAL_NOTES, Alt, Field, Note, Row, holds, match
+from losskit.catalog import LossChoice, lookup
+from losskit.catalog import names as catalog_names
 
 __all__ = ["advise", "advise_profile"]
 
@@ -29,6 +31,18 @@ def _render(notes: Sequence[Note], fields: dict[str, Any]) -> list[str]:
     return [note.text.format_map(fields) for note in notes if holds(note.when, fields)]
 
 
+def _choice(row: Row, options: dict[str, Any], fields: dict[str, Any]) -> LossChoice | None:
+    if row.loss not in catalog_names():
+        return None  # the multi-task combination
+    reason = _render(row.reasons[:1], fields)
+    return LossChoice(lookup(row.loss), dict(options), row.target_transform, None, reason[0] if reason else "")
+
+
+def _alternative(alt: Alt, fields: dict[str, Any]) -> LossChoice:
+    options = {k: fields[v.name] if isinstance(v, Field) else v for k, v in alt.options}
+    return LossChoice(lookup(alt.loss), options, alt.target_transform, alt.resample, alt.reason.format_map(fields))
+
+
 def advise_profile(profile: TargetProfile, **request: Any) -> Advice:
     """Advice for an already measured profile (``request`` carries ``quantiles=``)."""
     fields = _fields(profile)
@@ -38,19 +52,22 @@ def advise_profile(profile: TargetProfile, **request: Any) -> Advice:
     parts = None
     if profile.tasks:
         parts = {name: advise_profile(sub, **request) for name, sub in profile.tasks.items()}
+    choice = _choice(row, options, fields)
     return Advice(
         task=profile.task,
         loss=row.loss,
-        module=row.module,
+        module=f"nn.{choice.entry.module}" if choice else "multitask.MultiTaskLoss",
         options=options,
         row=row.id,
         reasons=_render(row.reasons, fields),
-        alternatives=[a.format_map(fields) for a in row.alternatives],
+        alternatives=[_alternative(a, fields) for a in row.alternatives],
         warnings=_render(row.warnings, fields) + _render(GENERAL_NOTES, fields),
         metrics=list(row.metrics),
         target_transform=row.target_transform,
         profile=profile,
         parts=parts,
+        choice=choice,
+        metric_keys=list(row.metric_keys),
     )
 
 
@@ -63,6 +80,7 @@ def advise(
     quantiles: Sequence[float] | None = None,
     input_lengths: Any = None,
     tag_separator: str | None = None,
+    pos_label: Any = None,
 ) -> Advice:
     """Recommend a loss, its options and the metrics to report for a target.
 
@@ -83,6 +101,8 @@ def advise(
         quantiles: the quantiles to forecast (``task="quantile"``), default 0.1, 0.5, 0.9.
         input_lengths: frames per sequence (``task="sequence"``) for a CTC feasibility check.
         tag_separator: separator of a delimited-tags column (detected among ``| ; ,``).
+        pos_label: the positive class of a binary target (default: 1 / True for 0/1 and boolean
+            labels, else the minority class; :func:`losskit.tasks.positive_class`).
 
     Returns:
         :class:`~losskit.advisor.advice.Advice`; ``advice.build()`` is the configured module.
@@ -91,10 +111,16 @@ def advise(
         >>> import numpy as np, losskit
         >>> y = np.r_[np.zeros(990), np.ones(10)]
         >>> advice = losskit.advise(y)
-        >>> advice.row, advice.options["pos_weight"].item()
-        ('binary_rare', 99.0)
+        >>> advice.row, advice.loss, advice.options, advice.profile.positive_class
+        ('binary_rare', 'binary_cross_entropy_with_logits', {}, 1)
+        >>> [(a.name, a.options, a.resample) for a in advice.alternatives]  # doctest: +NORMALIZE_WHITESPACE
+        [('binary_focal_loss', {'gamma': 2.0}, None),
+         ('binary_cross_entropy_with_logits', {'pos_weight': 'balanced'}, None),
+         ('binary_cross_entropy_with_logits', {}, 'under')]
     """
-    profile = profile_target(y, task=task, scores=scores, input_lengths=input_lengths, tag_separator=tag_separator)
+    profile = profile_target(
+        y, task=task, scores=scores, input_lengths=input_lengths, tag_separator=tag_separator, pos_label=pos_label
+    )
     if X is not None:
         profile.features = profile_features(X)
     return advise_profile(profile, quantiles=quantiles)

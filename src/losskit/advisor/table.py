@@ -16,7 +16,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DECISION_TABLE", "GENERAL_NOTES", "Clause", "Note", "Row", "decision_table_markdown", "holds", "match"]
+__all__ = [
+    "DECISION_TABLE",
+    "GENERAL_NOTES",
+    "Alt",
+    "Clause",
+    "Field",
+    "Note",
+    "Row",
+    "decision_table_markdown",
+    "holds",
+    "match",
+]
 
 Clause = tuple[str, str, Any]
 
@@ -39,6 +50,7 @@ FIELD_WORDS = {
     "nonnegative": "target >= 0",
     "skew": "skewness",
     "log1p_skew": "skewness of log1p(target)",
+    "log_scale": "target >= 0, right-skewed, and log1p removes the skew",
     "infeasible": "sequences shorter than their CTC alignment",
     "singleton_classes": "identities with one example",
     "minority_count": "minority class rows",
@@ -61,19 +73,49 @@ class Note:
 
 
 @dataclass(frozen=True)
+class Field:
+    """An alternative's option value taken from the measured fields (``Field("delta")``)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Alt:
+    """An alternative as structure: a catalog loss, its options, a target transform or resampling,
+    and the reason in words (a template over the same fields as the reasons).
+
+    Attributes:
+        loss: a :mod:`losskit.catalog` name.
+        reason: when and why to prefer it.
+        options: ``(key, value)`` pairs; a :class:`Field` value is read from the measured fields,
+            a string such as ``"balanced"`` is a data-derived value (see :class:`losskit.catalog.Option`).
+        target_transform: train on ``transform(target)`` (``"log1p"``).
+        resample: ``"under"`` / ``"over"``: resample the training rows to balanced classes.
+    """
+
+    loss: str
+    reason: str
+    options: tuple[tuple[str, Any], ...] = ()
+    target_transform: str | None = None
+    resample: str | None = None
+
+
+@dataclass(frozen=True)
 class Row:
     """One row of the decision table.
 
     Attributes:
         id: stable identifier (``Advice.row``).
         when: clauses that must all hold.
-        loss: the losskit function, as a path below ``losskit`` (``"huber_loss"``).
-        module: the module class, as a path below ``losskit`` (``"nn.HuberLoss"``, ``"multitask.MultiTaskLoss"``).
+        loss: the :mod:`losskit.catalog` name of the loss (``"huber_loss"``), or ``"MultiTaskLoss"``
+            for the multi-task row (a combination of losses, not a catalog entry).
         options: name of the rule in :mod:`losskit.advisor.options` computing the keyword
             arguments (class weights, ``pos_weight``, ``delta`` ...).
         reasons, warnings: templates over the profile and option fields.
-        alternatives: other reasonable choices, in words.
-        metrics: what to report for this kind of target.
+        alternatives: other reasonable choices, as :class:`Alt` structures.
+        metrics: what to report for this kind of target, in words.
+        metric_keys: the same metrics by name, where ``losskit compare --metric`` knows them
+            (``pr_auc``, ``macro_f1``, ``mae`` ...), best first.
         target_transform: a transform to apply to the target before the loss (``"log1p"``).
         reference: the paper or source behind the choice.
     """
@@ -81,12 +123,12 @@ class Row:
     id: str
     when: tuple[Clause, ...]
     loss: str
-    module: str
     options: str
     reasons: tuple[Note, ...]
-    alternatives: tuple[str, ...]
+    alternatives: tuple[Alt, ...]
     warnings: tuple[Note, ...]
     metrics: tuple[str, ...]
+    metric_keys: tuple[str, ...] = ()
     target_transform: str | None = None
     reference: str = ""
 
@@ -115,7 +157,6 @@ DECISION_TABLE: tuple[Row, ...] = (
         id="sequence_ctc",
         when=((_TASK, "==", "sequence"),),
         loss="ctc_loss",
-        module="nn.CTCLoss",
         options="ctc",
         reasons=(
             Note(
@@ -124,7 +165,14 @@ DECISION_TABLE: tuple[Row, ...] = (
             ),
             Note("the longest target needs {max_frames_needed} input frames (its length plus repeated labels)"),
         ),
-        alternatives=("cross_entropy per frame, only when frame-level alignments exist",),
+        alternatives=(
+            Alt("cross_entropy", "per frame, only when frame-level alignments exist"),
+            Alt(
+                "crf_loss",
+                "for sequence tagging (one label per step) with correlated neighbouring labels: a linear-chain CRF "
+                "scores whole tag paths",
+            ),
+        ),
         warnings=(
             Note(
                 "ctc_loss takes log-probabilities (log_softmax over {n_symbols} classes, blank = 0) of shape "
@@ -139,10 +187,43 @@ DECISION_TABLE: tuple[Row, ...] = (
         reference="Graves et al. 2006, Connectionist Temporal Classification",
     ),
     Row(
+        id="segmentation_dice_ce",
+        when=((_TASK, "==", "segmentation"),),
+        loss="dice_ce_loss",
+        options="none",
+        reasons=(
+            Note(
+                "{n} masks of {pixels_per_image} pixels over {n_classes} classes; the rarest class covers "
+                "{minority_share:.2%} of the pixels (largest:smallest {imbalance_ratio:.1f}): cross-entropy alone is "
+                "dominated by the common classes, the Dice term scores every class by its overlap whatever its size"
+            ),
+            Note(
+                "{absent_class_share:.0%} of the (image, class) pairs have no pixel of the class: classes='present' "
+                "leaves them out of the Dice mean instead of counting them as perfect or as failures",
+                when=(("absent_class_share", ">", 0.0),),
+            ),
+        ),
+        alternatives=(
+            Alt(
+                "focal_tversky_loss",
+                "when small structures are missed: false negatives weigh more than false positives",
+                (("alpha", 0.3), ("beta", 0.7)),
+            ),
+            Alt("lovasz_softmax_loss", "to fine-tune for the mean IoU (Jaccard index) itself"),
+        ),
+        warnings=(
+            Note(
+                "{ignored_share:.2%} of the pixels hold a negative value: pass it as ignore_index (void pixels)",
+                when=(("ignored_share", ">", 0.0),),
+            ),
+        ),
+        metrics=("mean IoU over classes", "Dice per class", "pixel accuracy"),
+        reference="Isensee et al. 2021, nnU-Net (Dice + cross-entropy)",
+    ),
+    Row(
         id="embedding_triplet",
         when=((_TASK, "==", "embedding"),),
         loss="triplet_loss",
-        module="nn.TripletLoss",
         options="triplet",
         reasons=(
             Note(
@@ -152,9 +233,10 @@ DECISION_TABLE: tuple[Row, ...] = (
             Note("batch-hard mining finds the informative triplets inside each batch (margin {margin})"),
         ),
         alternatives=(
-            "contrastive_loss for labelled pairs (same / different)",
-            "info_nce when every item comes with a second view",
-            "ArcFace or CosFace for a closed set of identities with many examples each",
+            Alt("contrastive_loss", "for labelled pairs (same / different)"),
+            Alt("info_nce", "when every item comes with a second view"),
+            Alt("arcface_loss", "for a closed set of identities with many examples each"),
+            Alt("cosface_loss", "for a closed set of identities with many examples each"),
         ),
         warnings=(
             Note("build batches of P identities x K >= 2 examples, or batch-hard mining finds no positive"),
@@ -169,8 +251,7 @@ DECISION_TABLE: tuple[Row, ...] = (
     Row(
         id="multitask_uncertainty",
         when=((_TASK, "==", "multitask"),),
-        loss="multitask.MultiTaskLoss",
-        module="multitask.MultiTaskLoss",
+        loss="MultiTaskLoss",
         options="multitask",
         reasons=(
             Note("{n_tasks} targets of their own kinds ({task_list}), each with its own loss"),
@@ -181,11 +262,14 @@ DECISION_TABLE: tuple[Row, ...] = (
             ),
             Note("uncertainty weighting learns one log-variance per task and rescales each loss by it"),
         ),
-        alternatives=(
-            "weighting='gradnorm' (balances gradient norms at a shared layer)",
-            "fixed weights tuned by hand",
+        alternatives=(),
+        warnings=(
+            Note("log each task's metric separately: the weighted total hides a task that stops learning"),
+            Note(
+                "other weightings: weighting='gradnorm' (balances gradient norms at a shared layer) or fixed "
+                "weights tuned by hand"
+            ),
         ),
-        warnings=(Note("log each task's metric separately: the weighted total hides a task that stops learning"),),
         metrics=("each task's own metric (see the per-task advice)",),
         reference="Kendall et al. 2018, Multi-Task Learning Using Uncertainty to Weigh Losses",
     ),
@@ -193,13 +277,12 @@ DECISION_TABLE: tuple[Row, ...] = (
         id="quantile_pinball",
         when=((_TASK, "==", "quantile"),),
         loss="pinball_loss",
-        module="nn.PinballLoss",
         options="quantiles",
         reasons=(
             Note("a forecast of the quantiles {quantiles_text}: the pinball loss is minimised by the true quantile"),
             Note("the target's 10%-90% range is [{q10:.4g}, {q90:.4g}] around a median of {median:.4g}"),
         ),
-        alternatives=("huber_loss for a single point forecast",),
+        alternatives=(Alt("huber_loss", "for a single point forecast"),),
         warnings=(
             Note("the model's output needs a trailing dimension of {n_quantiles}, one column per quantile"),
             Note("monotone=True keeps the quantiles from crossing"),
@@ -211,14 +294,13 @@ DECISION_TABLE: tuple[Row, ...] = (
         id="ranking_pairwise",
         when=((_TASK, "==", "ranking"),),
         loss="pairwise_logistic_loss",
-        module="nn.PairwiseLogisticLoss",
         options="none",
         reasons=(
             Note(
                 "relevance labels with {n_classes} levels: the order of scores within a query matters, not their values"
             ),
         ),
-        alternatives=("margin_ranking_loss on sampled pairs",),
+        alternatives=(Alt("margin_ranking_loss", "on sampled pairs"),),
         warnings=(Note("pairs must only be formed within a query group: pass the group ids"),),
         metrics=("NDCG@k", "mean average precision", "MRR"),
         reference="Burges et al. 2005, Learning to Rank using Gradient Descent (RankNet)",
@@ -227,7 +309,6 @@ DECISION_TABLE: tuple[Row, ...] = (
         id="ordinal_ce",
         when=((_TASK, "==", "ordinal"),),
         loss="cross_entropy",
-        module="nn.CrossEntropyLoss",
         options="none",
         reasons=(
             Note(
@@ -235,7 +316,7 @@ DECISION_TABLE: tuple[Row, ...] = (
                 "so judge the model with an order-aware metric"
             ),
         ),
-        alternatives=("mae_loss on the level index (respects the order, assumes equally spaced levels)",),
+        alternatives=(Alt("mae_loss", "on the level index (respects the order, assumes equally spaced levels)"),),
         warnings=(Note("levels are taken in sorted order: {classes}"),),
         metrics=("mean absolute error on the level index", "quadratic weighted kappa"),
     ),
@@ -243,7 +324,6 @@ DECISION_TABLE: tuple[Row, ...] = (
         id="multilabel_bce",
         when=((_TASK, "==", "multilabel"),),
         loss="binary_cross_entropy_with_logits",
-        module="nn.BCEWithLogitsLoss",
         options="label_pos_weight",
         reasons=(
             Note(
@@ -259,7 +339,15 @@ DECISION_TABLE: tuple[Row, ...] = (
                 when=(("top_pair_jaccard", ">=", 0.1),),
             ),
         ),
-        alternatives=("binary_focal_loss when rare labels are swamped by easy negatives",),
+        alternatives=(
+            Alt("binary_focal_loss", "when rare labels are swamped by easy negatives", (("gamma", 2.0),)),
+            Alt(
+                "asymmetric_loss",
+                "with rare labels: negatives focused harder than positives and the easiest ones discarded "
+                "(probability margin), Ridnik et al. 2021",
+                (("gamma_neg", 4.0), ("clip", 0.05)),
+            ),
+        ),
         warnings=(
             Note("tune one threshold per label on validation data: 0.5 is rarely right for rare labels"),
             Note(
@@ -273,7 +361,6 @@ DECISION_TABLE: tuple[Row, ...] = (
         id="multiclass_overconfident",
         when=((_TASK, "==", "multiclass"), ("overconfidence_gap", ">", 0.05)),
         loss="cross_entropy",
-        module="nn.CrossEntropyLoss",
         options="label_smoothing",
         reasons=(
             Note(
@@ -285,7 +372,10 @@ DECISION_TABLE: tuple[Row, ...] = (
                 "{n_classes} classes"
             ),
         ),
-        alternatives=("temperature scaling after training", "focal_loss (also tempers confidence)"),
+        alternatives=(
+            Alt("focal_loss", "also tempers confidence", (("gamma", 2.0),)),
+            Alt("cross_entropy", "plain, then temperature scaling after training (losskit.evaluate)"),
+        ),
         warnings=(
             Note(
                 "evaluate with an unsmoothed cross-entropy: a smoothed training loss is not comparable with it "
@@ -293,13 +383,13 @@ DECISION_TABLE: tuple[Row, ...] = (
             ),
         ),
         metrics=("expected calibration error", "negative log-likelihood", "accuracy"),
+        metric_keys=("log_loss", "accuracy"),
         reference="Szegedy et al. 2016, Rethinking the Inception Architecture (label smoothing)",
     ),
     Row(
         id="multiclass_imbalanced",
         when=((_TASK, "==", "multiclass"), ("imbalance_ratio", ">=", 10.0)),
         loss="cross_entropy",
-        module="nn.CrossEntropyLoss",
         options="class_weights",
         reasons=(
             Note(
@@ -311,16 +401,20 @@ DECISION_TABLE: tuple[Row, ...] = (
                 "{weight_max:.3g}"
             ),
         ),
-        alternatives=("focal_loss", "class-balanced sampling"),
+        alternatives=(
+            Alt("focal_loss", "down-weights the easy majority examples", (("gamma", 2.0),)),
+            Alt("cross_entropy", "on class-balanced resampled training rows instead of weights", resample="over"),
+            Alt("cross_entropy", "label smoothing, if the model turns out overconfident", (("label_smoothing", 0.1),)),
+        ),
         warnings=(Note("accuracy is dominated by {majority_class!r}: report macro-F1 and balanced accuracy"),),
         metrics=("macro-F1", "balanced accuracy", "per-class recall"),
+        metric_keys=("macro_f1", "balanced_accuracy"),
         reference="Cui et al. 2019, Class-Balanced Loss Based on Effective Number of Samples",
     ),
     Row(
         id="multiclass_ce",
         when=((_TASK, "==", "multiclass"),),
         loss="cross_entropy",
-        module="nn.CrossEntropyLoss",
         options="none",
         reasons=(
             Note(
@@ -328,15 +422,18 @@ DECISION_TABLE: tuple[Row, ...] = (
                 "cross-entropy"
             ),
         ),
-        alternatives=("label_smoothing=0.1 if the model turns out overconfident",),
+        alternatives=(
+            Alt("cross_entropy", "label smoothing, if the model turns out overconfident", (("label_smoothing", 0.1),)),
+            Alt("focal_loss", "when a few hard classes are swamped by easy ones", (("gamma", 2.0),)),
+        ),
         warnings=(),
         metrics=("accuracy", "macro-F1", "negative log-likelihood"),
+        metric_keys=("accuracy", "macro_f1", "log_loss"),
     ),
     Row(
         id="binary_rare",
         when=((_TASK, "==", "binary"), ("imbalance_ratio", ">=", 4.0)),
         loss="binary_cross_entropy_with_logits",
-        module="nn.BCEWithLogitsLoss",
         options="rare_positive",
         reasons=(
             Note(
@@ -355,10 +452,18 @@ DECISION_TABLE: tuple[Row, ...] = (
             ),
         ),
         alternatives=(
-            "binary_focal_loss (gamma=2) when easy negatives swamp the gradient",
-            "binary_cross_entropy_with_logits with pos_weight=balanced (n_neg / n_pos) when decisions must be taken "
-            "at the fixed threshold 0.5",
-            "undersampling the majority, then correcting the scores for the prior shift",
+            Alt("binary_focal_loss", "when easy negatives swamp the gradient", (("gamma", 2.0),)),
+            Alt(
+                "binary_cross_entropy_with_logits",
+                "pos_weight = n_neg / n_pos, when decisions must be taken at the fixed threshold 0.5",
+                (("pos_weight", "balanced"),),
+            ),
+            Alt(
+                "binary_cross_entropy_with_logits",
+                "on the majority randomly undersampled to the minority's size, scores corrected back to the true "
+                "prior (losskit.evaluate.adjust_for_prior_shift)",
+                resample="under",
+            ),
         ),
         warnings=(
             Note(
@@ -376,13 +481,13 @@ DECISION_TABLE: tuple[Row, ...] = (
             ),
         ),
         metrics=("PR-AUC (average precision)", "ROC-AUC", "F1 and recall at the tuned threshold"),
+        metric_keys=("pr_auc", "roc_auc", "f1", "recall"),
         reference="Elkan 2001, The Foundations of Cost-Sensitive Learning (reweighting equals a threshold change)",
     ),
     Row(
         id="binary_bce",
         when=((_TASK, "==", "binary"),),
         loss="binary_cross_entropy_with_logits",
-        module="nn.BCEWithLogitsLoss",
         options="none",
         reasons=(
             Note(
@@ -390,22 +495,16 @@ DECISION_TABLE: tuple[Row, ...] = (
                 "enough for plain binary cross-entropy on logits"
             ),
         ),
-        alternatives=("binary_focal_loss if hard examples are rare",),
+        alternatives=(Alt("binary_focal_loss", "if hard examples are rare", (("gamma", 2.0),)),),
         warnings=(),
         metrics=("ROC-AUC", "log loss", "accuracy", "Brier score"),
+        metric_keys=("roc_auc", "log_loss", "accuracy", "brier"),
     ),
     Row(
         id="regression_log1p",
-        when=(
-            (_TASK, "==", "regression"),
-            ("nonnegative", "==", True),
-            ("skew", ">=", 2.0),
-            ("log1p_skew", "<", 1.0),
-            ("log1p_skew", ">", -1.0),
-        ),
+        when=((_TASK, "==", "regression"), ("log_scale", "==", True)),
         loss="mse_loss",
-        module="nn.MSELoss",
-        options="log1p",
+        options="huber_alternative",
         target_transform="log1p",
         reasons=(
             Note(
@@ -416,7 +515,11 @@ DECISION_TABLE: tuple[Row, ...] = (
                 "after log1p the skew is {log1p_skew:.2f}: MSE on log1p(y) fits relative errors; predict expm1(output)"
             ),
         ),
-        alternatives=("huber_loss on the raw target with delta={delta:.4g}", "pinball_loss at q=0.5 (the median)"),
+        alternatives=(
+            Alt("huber_loss", "on the raw target, delta = 1.345 x 1.4826 x MAD", (("delta", Field("delta")),)),
+            Alt("pinball_loss", "at q = 0.5 (the median) on the raw target", (("quantiles", [0.5]),)),
+            Alt("mse_loss", "on the raw target, when the mean in original units matters"),
+        ),
         warnings=(
             Note(
                 "expm1 of a fitted log1p mean predicts roughly the median, not the mean: fit on the raw scale if the "
@@ -425,12 +528,12 @@ DECISION_TABLE: tuple[Row, ...] = (
             Note("report errors on the original scale"),
         ),
         metrics=("MAE and RMSE on the original scale", "RMSLE"),
+        metric_keys=("mae", "rmse"),
     ),
     Row(
         id="regression_outliers",
         when=((_TASK, "==", "regression"), ("outlier_share", ">", 0.01)),
         loss="huber_loss",
-        module="nn.HuberLoss",
         options="huber",
         reasons=(
             Note(
@@ -442,7 +545,10 @@ DECISION_TABLE: tuple[Row, ...] = (
                 "robust scale"
             ),
         ),
-        alternatives=("mae_loss (median regression) when outliers are common", "log_cosh_loss (smooth everywhere)"),
+        alternatives=(
+            Alt("mae_loss", "median regression, when outliers are common"),
+            Alt("log_cosh_loss", "smooth everywhere, quadratic near zero"),
+        ),
         warnings=(
             Note("delta comes from the target's spread; once a model fits, re-estimate it from validation residuals"),
             Note(
@@ -451,23 +557,24 @@ DECISION_TABLE: tuple[Row, ...] = (
             ),
         ),
         metrics=("MAE", "median absolute error", "RMSE (sensitive to the outliers)"),
+        metric_keys=("mae", "median_ae", "rmse"),
         reference="Huber 1964, Robust Estimation of a Location Parameter",
     ),
     Row(
         id="regression_mse",
         when=((_TASK, "==", "regression"),),
         loss="mse_loss",
-        module="nn.MSELoss",
-        options="none",
+        options="huber_alternative",
         reasons=(
             Note(
                 "{n} continuous values, {outlier_share:.2%} beyond 3.5 robust SDs, skew {skew:.2f}: close enough to "
                 "Gaussian noise for MSE, its maximum-likelihood loss"
             ),
         ),
-        alternatives=("huber_loss if residuals turn out heavy-tailed",),
+        alternatives=(Alt("huber_loss", "if residuals turn out heavy-tailed", (("delta", Field("delta")),)),),
         warnings=(),
         metrics=("RMSE", "MAE", "R^2"),
+        metric_keys=("rmse", "mae", "r2"),
     ),
 )
 
@@ -499,6 +606,15 @@ def _clause_text(clause: Clause) -> str:
     return f"{word} {symbol} {shown}"
 
 
+def alt_text(alt: Alt) -> str:
+    """An alternative in words: ``huber_loss(delta=δ) on log1p(y): reason``."""
+    shown = ", ".join(f"{k}={'δ' if isinstance(v, Field) else v}" for k, v in alt.options)
+    text = f"`{alt.loss}`" + (f"({shown})" if shown else "")
+    text += f" on `{alt.target_transform}(y)`" if alt.target_transform else ""
+    text += f" + {alt.resample}sampling" if alt.resample else ""
+    return f"{text}: {alt.reason}"
+
+
 def condition_text(row: Row) -> str:
     """A row's clauses in words."""
     return " and ".join(_clause_text(c) for c in row.when)
@@ -520,7 +636,7 @@ def decision_table_markdown() -> str:
             condition_text(row),
             loss,
             (OPTION_RULES[row.options].__doc__ or row.options).replace("``", "`"),
-            "; ".join(a.replace("{delta:.4g}", "δ") for a in row.alternatives),
+            "; ".join(alt_text(a) for a in row.alternatives),
             ", ".join(row.metrics),
         ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")

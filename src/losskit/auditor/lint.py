@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from losskit import catalog
 from losskit._errors import LossInputError
 
 __all__ = ["LintWarning", "LossSpec", "check", "loss_spec"]
@@ -35,22 +36,14 @@ IMBALANCE_RATIO = 10.0
 # Fewest targets on which imbalance and tail shape are judged.
 MIN_ITEMS = 50
 
-# Canonical loss name -> (family, lower-cased aliases: functions and module classes).
-_LOSSES = {
-    "cross_entropy": ("softmax", ("cross_entropy", "crossentropyloss")),
-    "focal_loss": ("softmax", ("focal_loss", "focalloss")),
-    "nll_loss": ("log_probability", ("nll_loss", "nllloss")),
-    "binary_cross_entropy_with_logits": ("sigmoid", ("binary_cross_entropy_with_logits", "bcewithlogitsloss")),
-    "binary_focal_loss": ("sigmoid", ("binary_focal_loss", "binaryfocalloss", "sigmoid_focal_loss")),
-    "binary_cross_entropy": ("probability", ("binary_cross_entropy", "bceloss")),
-    "mse_loss": ("squared", ("mse_loss", "mseloss")),
-    "mae_loss": ("robust", ("mae_loss", "maeloss", "l1_loss", "l1loss")),
-    "huber_loss": ("robust", ("huber_loss", "huberloss")),
-    "smooth_l1_loss": ("robust", ("smooth_l1_loss", "smoothl1loss")),
-    "log_cosh_loss": ("robust", ("log_cosh_loss", "logcoshloss")),
-    "pinball_loss": ("quantile", ("pinball_loss", "pinballloss")),
+# PyTorch losses on probabilities or log-probabilities that losskit leaves out on purpose (they are
+# not autocast-safe and invite the probabilities-as-logits mistake): name -> family.
+_TORCH_ONLY = {
+    "nll_loss": "log_probability",
+    "nllloss": "log_probability",
+    "binary_cross_entropy": "probability",
+    "bceloss": "probability",
 }
-_ALIASES = {alias: (canonical, family) for canonical, (family, aliases) in _LOSSES.items() for alias in aliases}
 _OPTION_NAMES = ("weight", "pos_weight", "alpha", "gamma", "label_smoothing", "ignore_index", "reduction", "delta")
 _DEFAULTS = {"label_smoothing": 0.0, "ignore_index": -100, "reduction": "mean"}
 
@@ -70,7 +63,7 @@ class LintWarning:
 
 @dataclass(frozen=True)
 class LossSpec:
-    """What :func:`check` knows about a loss: its family, name and options."""
+    """What :func:`check` knows about a loss: its family (the catalog entry's ``kind``), name and options."""
 
     family: str
     name: str
@@ -100,9 +93,16 @@ def loss_spec(loss: str | Callable[..., Any] | LossSpec) -> LossSpec:
         name = getattr(target, "__name__", type(target).__name__)
     else:
         raise LossInputError("loss", "a loss name, function, functools.partial or module", repr(loss))
-    key = name.rsplit(".", 1)[-1].lower()
-    canonical, family = _ALIASES.get(key, (key, "unknown"))
-    return LossSpec(family, canonical, options)
+    key = name.rsplit(".", 1)[-1].strip().lower()
+    if key in _TORCH_ONLY:
+        return LossSpec(_TORCH_ONLY[key], key, options)
+    try:
+        entry = catalog.lookup(key)
+    except LossInputError:
+        if isinstance(target, str):  # a name must be known; a custom function need not be
+            raise
+        return LossSpec("unknown", key, options)
+    return LossSpec(entry.kind, entry.name, options)
 
 
 def _as_tensor(name: str, t: Any) -> Tensor:

@@ -9,18 +9,21 @@
 * :func:`streaming_metrics`: mergeable, distributed-ready torchmetrics collections.
 """
 
-from losskit.evaluate.calibration import STRATEGIES, CalibrationResult, calibration, temperature_scale
-from losskit.evaluate.language import BleuResult, bleu, perplexity
-from losskit.evaluate.metrics import TASKS, infer_task, metrics
-from losskit.evaluate.prior_shift import PriorShiftEstimate, adjust_for_prior_shift, estimate_prior_shift
-from losskit.evaluate.streaming import STREAMING_TASKS, streaming_metrics
-from losskit.evaluate.thresholds import (
-    OBJECTIVES,
-    MultiLabelThresholdResult,
-    ThresholdCurve,
-    ThresholdResult,
-    tune_threshold,
-)
+from losskit._optional import requires_extra
+
+with requires_extra("eval", "losskit.evaluate"):
+    from losskit.evaluate.calibration import STRATEGIES, CalibrationResult, calibration, temperature_scale
+    from losskit.evaluate.language import BleuResult, bleu, perplexity
+    from losskit.evaluate.metrics import TASKS, infer_task, metrics
+    from losskit.evaluate.prior_shift import PriorShiftEstimate, adjust_for_prior_shift, estimate_prior_shift
+    from losskit.evaluate.streaming import STREAMING_TASKS, streaming_metrics
+    from losskit.evaluate.thresholds import (
+        OBJECTIVES,
+        MultiLabelThresholdResult,
+        ThresholdCurve,
+        ThresholdResult,
+        tune_threshold,
+    )
 
 __all__ = [
     "OBJECTIVES",

@@ -49,6 +49,7 @@ from losskit.evaluate._inputs import (
     check_threshold,
     undefined,
 )
+from losskit.tasks import infer_task as target_task
 
 __all__ = ["TASKS", "infer_task", "metrics"]
 
@@ -125,8 +126,10 @@ def infer_task(y_true: Any, y_score: Any, *, quantiles: Any | None = None) -> st
     * 2-D 0/1 targets: ``"multilabel"``.
     * 0/1 targets with ``(N,)``, ``(N, 1)`` or ``(N, 2)`` scores: ``"binary"``.
     * integer targets with ``(N, C)`` scores, ``C > 2`` (or non-0/1 labels): ``"multiclass"``.
-    * otherwise (continuous targets, or integer targets with one score per target):
-      ``"regression"``.
+    * continuous targets, or integer targets that :func:`losskit.tasks.infer_task` (the task
+      rule the advisor and the lab use) reads as a quantity, with one score per target:
+      ``"regression"``; integer targets that rule reads as classes, with one score per row,
+      are ambiguous and raise, asking for ``task``.
 
     A continuous 1-D target with 2-D predictions is ambiguous (quantiles or nothing): it raises
     and asks for ``quantiles``.
@@ -146,6 +149,10 @@ def _infer(yt: np.ndarray, ys: np.ndarray, quantiles: Any | None) -> str:
             return "multiclass"
         if zero_one and (ys.ndim == 1 or ys.shape[1] <= 2):
             return "binary"
+        if ys.ndim == 1 and target_task(yt) != "regression":
+            raise LossInputError(
+                "task", "given: one score per row of a class-label target (read them as classes or values?)", None
+            )
     if yt.ndim == 1 and ys.ndim == 2 and ys.shape[1] > 1:
         raise LossInputError(
             "quantiles", "the level of each column of y_score (2-D predictions of a 1-D continuous target)", None

@@ -1,11 +1,11 @@
-"""Candidate losses: parse ``--losses``, resolve names and options, freeze data-derived options.
+"""Candidate losses: read ``--losses`` through the catalog, freeze data-derived options.
 
-Syntax of ``--losses``: ``auto`` (the advisor's recommendation, its alternatives and the plain
-baseline) or a comma-separated list ``name[:key=value,key=value...],name...``; a comma-separated
-item containing ``=`` but no ``:`` continues the options of the previous name. Names are losskit
-functional names (``binary_focal_loss``) or their short aliases (``focal``). Values are read as
-numbers, booleans, ``none`` or strings; ``pos_weight=balanced`` and ``weight=balanced`` are computed
-from the *training* labels and frozen into the candidate.
+``--losses`` is ``auto`` (the advisor's recommendation, its alternatives and the plain
+baseline) or a list parsed by :func:`losskit.catalog.parse_losses`
+(``name[:key=value,key=value...],name...``, ``target=log1p`` and ``resample=under|over``
+included). Only catalog entries the lab can train (``LossEntry.trainable``) are accepted. Values
+named in an option's ``from_data`` (``pos_weight=balanced``, ``weight=balanced``) are computed from
+the *training* labels and frozen into the candidate.
 """
 
 from __future__ import annotations
@@ -18,53 +18,27 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from losskit import catalog
 from losskit._errors import LossInputError
 from losskit.imbalance import class_weights, pos_weight
+from losskit.tasks import LAB_TASKS
 
 __all__ = [
     "BASELINES",
     "LOSSES_BY_TASK",
     "Candidate",
     "canonical_name",
+    "inverse_scores",
     "make_loss",
     "parse_losses",
+    "prior_correction",
     "reference_loss",
+    "resample_rows",
+    "transform_target",
 ]
 
-# Per task: the losses the lab can train with, and their short aliases.
-LOSSES_BY_TASK: dict[str, tuple[str, ...]] = {
-    "binary": ("binary_cross_entropy_with_logits", "binary_focal_loss"),
-    "multiclass": ("cross_entropy", "focal_loss"),
-    "regression": ("mse_loss", "mae_loss", "huber_loss", "smooth_l1_loss", "log_cosh_loss", "pinball_loss"),
-}
-ALIASES: dict[str, dict[str, str]] = {
-    "binary": {
-        "bce": "binary_cross_entropy_with_logits",
-        "log_loss": "binary_cross_entropy_with_logits",
-        "logistic": "binary_cross_entropy_with_logits",
-        "focal": "binary_focal_loss",
-        "binary_focal": "binary_focal_loss",
-    },
-    "multiclass": {
-        "ce": "cross_entropy",
-        "log_loss": "cross_entropy",
-        "softmax": "cross_entropy",
-        "focal": "focal_loss",
-    },
-    "regression": {
-        "mse": "mse_loss",
-        "squared": "mse_loss",
-        "l2": "mse_loss",
-        "mae": "mae_loss",
-        "l1": "mae_loss",
-        "huber": "huber_loss",
-        "smooth_l1": "smooth_l1_loss",
-        "log_cosh": "log_cosh_loss",
-        "pinball": "pinball_loss",
-        "quantile": "pinball_loss",
-    },
-}
-_WEIGHT_METHODS = ("balanced", "inverse", "effective_number")
+# Per task: the catalog entries the lab can train.
+LOSSES_BY_TASK: dict[str, tuple[str, ...]] = {t: tuple(e.name for e in catalog.trainable(t)) for t in LAB_TASKS}
 # The plain loss every comparison includes, and the common reference loss logged for all candidates.
 BASELINES = {"binary": "binary_cross_entropy_with_logits", "multiclass": "cross_entropy", "regression": "mse_loss"}
 
@@ -74,11 +48,15 @@ class Candidate:
     """One loss to train with.
 
     Attributes:
-        name: the losskit functional name.
+        name: the catalog (losskit functional) name.
         options: keyword options as given (JSON-friendly; ``"balanced"`` not yet resolved).
         origin: ``"advisor"``, ``"alternative"``, ``"baseline"`` or ``"user"``.
         reasons: why it is a candidate (the advisor's reasons, when it came from there).
         frozen: the options actually used, data-derived values resolved (filled by :func:`make_loss`).
+        target_transform: train on ``transform(target)`` and score ``inverse(prediction)`` in the
+            target's units (:data:`losskit.catalog.TARGET_TRANSFORMS`), or None.
+        resample: ``"under"`` / ``"over"``: train on randomly resampled, class-balanced training
+            rows, scores corrected back to the true prior; None: the rows as they are.
     """
 
     name: str
@@ -86,122 +64,84 @@ class Candidate:
     origin: str = "user"
     reasons: list[str] = field(default_factory=list)
     frozen: dict[str, Any] = field(default_factory=dict)
+    target_transform: str | None = None
+    resample: str | None = None
+
+    @classmethod
+    def from_choice(
+        cls, choice: catalog.LossChoice, origin: str = "user", reasons: list[str] | None = None
+    ) -> Candidate:
+        """A candidate from a catalog choice (the advisor's or a parsed ``--losses`` item)."""
+        reasons = reasons if reasons is not None else ([choice.reason] if choice.reason else [])
+        return cls(
+            choice.name, dict(choice.options), origin, list(reasons), {}, choice.target_transform, choice.resample
+        )
+
+    @property
+    def entry(self) -> catalog.LossEntry:
+        return catalog.lookup(self.name)
 
     @property
     def label(self) -> str:
-        shown = self.frozen or self.options
-        if not shown:
-            return self.name
-        parts = [f"{k}={_short(v)}" for k, v in shown.items()]
-        return f"{self.name}({', '.join(parts)})"
+        choice = catalog.LossChoice(self.entry, {}, self.target_transform, self.resample)
+        return choice.label(self.frozen or self.options)
 
-    def key(self) -> tuple[str, tuple]:
-        return self.name, tuple(sorted((k, repr(v)) for k, v in self.options.items()))
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, list):
-        return "[" + ", ".join(_short(v) for v in value) + "]"
-    return str(value)
+    def key(self) -> tuple[Any, ...]:
+        opts = tuple(sorted((k, repr(v)) for k, v in self.options.items()))
+        return self.name, opts, self.target_transform, self.resample
 
 
 def canonical_name(name: str, task: str) -> str:
-    """Resolve an alias; raise :class:`LossInputError` naming ``--losses`` for an unknown name."""
-    key = name.strip().lower().replace("-", "_")
-    key = ALIASES[task].get(key, key)
-    if key not in LOSSES_BY_TASK[task]:
-        known = sorted(set(LOSSES_BY_TASK[task]) | set(ALIASES[task]))
-        raise LossInputError("--losses", f"loss names for a {task} task ({', '.join(known)})", repr(name))
-    return key
+    """The catalog name of a loss the lab trains for ``task``; :class:`LossInputError` otherwise."""
+    entry = catalog.lookup(name, task=task, argument="losses")
+    _check_trainable(entry, task)
+    return entry.name
 
 
-def _value(text: str) -> Any:
-    low = text.strip().lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    if ";" in text:  # a list, e.g. quantiles=0.1;0.5;0.9
-        return [_value(t) for t in text.split(";") if t.strip()]
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text.strip()
+def _check_trainable(entry: catalog.LossEntry, task: str) -> None:
+    if not entry.trainable:
+        known = ", ".join(LOSSES_BY_TASK[task])
+        raise LossInputError("losses", f"a loss the lab trains for a {task} task ({known})", repr(entry.name))
 
 
 def parse_losses(spec: str, task: str) -> list[Candidate] | None:
-    """Parse ``--losses``; ``None`` means ``auto``. Duplicates are removed, order kept."""
+    """Parse ``--losses`` (:func:`losskit.catalog.parse_losses`); ``None`` means ``auto``."""
     if spec.strip().lower() == "auto":
         return None
-    out: list[Candidate] = []
-    for raw in spec.split(","):
-        item = raw.strip()
-        if not item:
-            continue
-        if "=" in item and ":" not in item:
-            if not out:
-                raise LossInputError("--losses", "name[:key=value,...],...", repr(spec))
-            key, _, val = item.partition("=")
-            out[-1].options[key.strip()] = _value(val)
-            continue
-        name, _, first = item.partition(":")
-        cand = Candidate(name=canonical_name(name, task))
-        if first:
-            key, eq, val = first.partition("=")
-            if not eq:
-                raise LossInputError("--losses", "options written as key=value", repr(item))
-            cand.options[key.strip()] = _value(val)
-        out.append(cand)
-    if not out:
-        raise LossInputError("--losses", "'auto' or at least one loss name", repr(spec))
-    unique: dict[tuple, Candidate] = {}
-    for c in out:
-        unique.setdefault(c.key(), c)
-    return list(unique.values())
+    choices = catalog.parse_losses(spec, task, argument="losses")
+    for choice in choices:
+        _check_trainable(choice.entry, task)
+    return [Candidate.from_choice(c) for c in choices]
 
 
 def _freeze(cand: Candidate, y_train: np.ndarray, n_classes: int) -> dict[str, Any]:
+    entry = cand.entry
     frozen: dict[str, Any] = {}
-    for key, value in cand.options.items():
-        if value == "balanced" and key == "pos_weight" and cand.name in LOSSES_BY_TASK["binary"]:
-            value = float(pos_weight(y_train))
-        elif value in _WEIGHT_METHODS and key == "weight" and cand.name in LOSSES_BY_TASK["multiclass"]:
-            value = class_weights(y_train, num_classes=n_classes, method=value).tolist()
-        elif isinstance(value, str):
-            raise LossInputError(f"--losses {cand.name}:{key}", "a number, a boolean or 'balanced'", repr(value))
+    for key, value in entry.check_options(cand.options).items():
+        if isinstance(value, str) and value in entry.option(key).from_data:
+            if key == "pos_weight":
+                value = float(pos_weight(y_train))
+            else:  # class weights by the named method
+                value = class_weights(y_train, num_classes=n_classes, method=value).tolist()
         frozen[key] = value
     if cand.name == "pinball_loss":
-        q = frozen.get("quantiles", 0.5)
-        q = q if isinstance(q, list) else [q]
+        q = frozen.get("quantiles", [0.5])
         if len(q) != 1:
-            raise LossInputError("--losses pinball_loss:quantiles", "a single quantile (one output per row)", q)
+            raise LossInputError("losses pinball_loss:quantiles", "a single quantile (one output per row)", q)
         frozen["quantiles"] = [float(q[0])]
     return frozen
 
 
-def _tensor_options(frozen: dict[str, Any]) -> dict[str, Any]:
+def _tensor_options(entry: catalog.LossEntry, frozen: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in frozen.items():
-        if key in ("pos_weight", "weight", "quantiles") and value is not None:
-            out[key] = torch.as_tensor(value, dtype=torch.float32)
-        elif key == "alpha" and isinstance(value, list):
-            out[key] = torch.as_tensor(value, dtype=torch.float32)
-        else:
-            out[key] = value
+        kind = entry.option(key).type
+        tensor = kind in ("tensor", "floats") or (kind == "float|tensor" and isinstance(value, list))
+        out[key] = torch.as_tensor(value, dtype=torch.float32) if tensor and value is not None else value
     return out
 
 
 LossFn = Callable[..., Tensor]
-
-
-def _function(name: str) -> LossFn:
-    from losskit import functional
-
-    return getattr(functional, name)
 
 
 def make_loss(cand: Candidate, y_train: np.ndarray, n_classes: int) -> LossFn:
@@ -211,12 +151,9 @@ def make_loss(cand: Candidate, y_train: np.ndarray, n_classes: int) -> LossFn:
     an option the loss does not accept is reported as a bad ``--losses`` option.
     """
     cand.frozen = _freeze(cand, y_train, n_classes)
-    fn = _function(cand.name)
-    options = _tensor_options(cand.frozen)
-    try:  # fail now, on a tiny batch, rather than mid-training
-        _probe(fn, cand.name, options, n_classes)
-    except TypeError as exc:
-        raise LossInputError(f"--losses {cand.name}", "options the loss accepts", f"{exc}") from exc
+    fn = cand.entry.function()
+    options = _tensor_options(cand.entry, cand.frozen)
+    _probe(fn, cand.entry, options, n_classes)  # fail now, on a tiny batch, rather than mid-training
 
     on_device: dict[torch.device, dict[str, Any]] = {}
 
@@ -232,10 +169,10 @@ def make_loss(cand: Candidate, y_train: np.ndarray, n_classes: int) -> LossFn:
     return loss
 
 
-def _probe(fn: LossFn, name: str, options: dict[str, Any], n_classes: int) -> None:
-    if name in LOSSES_BY_TASK["multiclass"]:
+def _probe(fn: LossFn, entry: catalog.LossEntry, options: dict[str, Any], n_classes: int) -> None:
+    if entry.kind == "softmax":
         fn(torch.zeros(2, n_classes), torch.zeros(2, dtype=torch.long), **options)
-    elif name == "pinball_loss":
+    elif entry.name == "pinball_loss":
         fn(torch.zeros(2, 1), torch.zeros(2), **options)
     else:
         fn(torch.zeros(2), torch.zeros(2), **options)
@@ -243,4 +180,54 @@ def _probe(fn: LossFn, name: str, options: dict[str, Any], n_classes: int) -> No
 
 def reference_loss(task: str) -> LossFn:
     """The common yardstick: plain log-loss (binary / multiclass) or MSE (regression), no options."""
-    return _function(BASELINES[task])
+    return catalog.lookup(BASELINES[task]).function()
+
+
+def transform_target(cand: Candidate, y: np.ndarray) -> np.ndarray:
+    """``y`` on the scale the candidate trains on (``log1p(y)`` for ``target=log1p``)."""
+    if cand.target_transform is None:
+        return y
+    forward, _, domain = catalog.TARGET_TRANSFORMS[cand.target_transform]
+    if cand.target_transform == "log1p" and float(np.min(y)) <= -1:
+        raise LossInputError(f"losses {cand.name}:target", domain, f"a minimum of {float(np.min(y)):.4g}")
+    return getattr(np, forward)(y)
+
+
+def inverse_scores(cand: Candidate, scores: np.ndarray) -> np.ndarray:
+    """Predictions back in the target's units (``expm1`` of the prediction for ``target=log1p``)."""
+    if cand.target_transform is None:
+        return scores
+    return getattr(np, catalog.TARGET_TRANSFORMS[cand.target_transform][1])(scores)
+
+
+def resample_rows(cand: Candidate, y_train: np.ndarray, seed: int) -> np.ndarray:
+    """Training-row positions after random under- or over-sampling to balanced classes.
+
+    imbalanced-learn's ``RandomUnderSampler`` / ``RandomOverSampler`` on the training split only
+    (validation and test rows are never resampled); all rows when the candidate does not resample.
+    """
+    rows = np.arange(len(y_train))
+    if cand.resample is None:
+        return rows
+    try:
+        from imblearn.over_sampling import RandomOverSampler
+        from imblearn.under_sampling import RandomUnderSampler
+    except ImportError as exc:
+        raise LossInputError(
+            f"losses {cand.name}:resample", "imbalanced-learn installed (pip install 'losskit[lab]')", "not installed"
+        ) from exc
+    sampler = RandomUnderSampler if cand.resample == "under" else RandomOverSampler
+    picked, _ = sampler(random_state=seed).fit_resample(rows.reshape(-1, 1), y_train)
+    return np.sort(picked.reshape(-1))
+
+
+def prior_correction(scores: np.ndarray, y_resampled: np.ndarray, y_train: np.ndarray, n_classes: int) -> np.ndarray:
+    """Scores of a model trained on resampled rows, moved back to the training split's true class
+    prior (:func:`losskit.evaluate.adjust_for_prior_shift`, one Bayes step)."""
+    from losskit.evaluate import adjust_for_prior_shift
+
+    fitted = np.bincount(y_resampled, minlength=n_classes) / len(y_resampled)
+    true = np.bincount(y_train, minlength=n_classes) / len(y_train)
+    if scores.ndim == 1:  # binary: probability of class 1
+        return np.asarray(adjust_for_prior_shift(scores, fitted[1], true[1]))
+    return np.asarray(adjust_for_prior_shift(scores, fitted, true))

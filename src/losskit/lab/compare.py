@@ -11,8 +11,6 @@ every rank; only the main rank writes artefacts.
 
 from __future__ import annotations
 
-import inspect
-import re
 import time
 import warnings
 from collections.abc import Callable
@@ -24,6 +22,7 @@ import pandas as pd
 import torch
 
 from losskit._errors import LossInputError
+from losskit.catalog import TARGET_TRANSFORMS
 from losskit.lab import candidates as cands
 from losskit.lab.data import Table, build_preprocessor, missing_counts, prepare
 from losskit.lab.distributed import DistContext
@@ -45,6 +44,7 @@ class CompareOptions:
 
     target: str
     task: str | None = None
+    pos_label: Any = None
     losses: str = "auto"
     model: str = "mlp"
     metric: str | None = None
@@ -98,53 +98,37 @@ class LabResult:
 
 
 def _advice(table: Table, y_train: np.ndarray, x_train: pd.DataFrame) -> tuple[list[cands.Candidate], dict[str, Any]]:
-    """The advisor's recommendation and the alternatives it names as candidates, plus what it said."""
+    """The advisor's recommendation and every alternative it names, as candidates, plus what it said.
+
+    The advice is structure (:class:`losskit.catalog.LossChoice`): each alternative becomes a
+    candidate with its options, target transform and resampling. An alternative the lab cannot
+    train is listed under ``not_trained`` with the reason, never dropped silently.
+    """
     from losskit.advisor import advise
 
-    advice = advise(y_train, x_train, task=table.task)
-    reasons = list(advice.reasons)
-    if advice.target_transform:
-        reasons.append(
-            f"the advisor suggests training on {advice.target_transform}(target); the lab trains every candidate "
-            "on the raw target so that their metrics compare directly"
-        )
-    found = [("advisor", advice.loss, _jsonable(advice.options), reasons)]
-    for text in advice.alternatives:
-        match = re.match(r"\s*([a-z_0-9]+)", text)
-        if match:
-            found.append(("alternative", match.group(1), _options_in_words(match.group(1), text), [text]))
-    out = []
-    for origin, name, options, reasons in found:
-        try:
-            canonical = cands.canonical_name(name, table.task)
-        except LossInputError:
-            continue  # not a loss (e.g. "undersampling ...") or one the lab's models do not train
-        out.append(cands.Candidate(canonical, options, origin=origin, reasons=reasons))
+    labels = np.asarray(table.classes, dtype=object)[y_train] if table.classes else y_train
+    advice = advise(labels, x_train, task=table.task, pos_label=table.positive_class)
+    found = [cands.Candidate.from_choice(advice.choice, "advisor", list(advice.reasons))]
+    not_trained = []
+    for alt in advice.alternatives:
+        if alt.entry.trainable and table.task in alt.entry.tasks:
+            found.append(cands.Candidate.from_choice(alt, "alternative"))
+        else:
+            not_trained.append({**alt.to_dict(), "why": "the lab trains one output per row of a table target"})
     said = {
         "loss": advice.loss,
         "options": _jsonable(advice.options),
+        "target_transform": advice.target_transform,
         "row": advice.row,
         "reasons": list(advice.reasons),
-        "alternatives": list(advice.alternatives),
+        "alternatives": [a.to_dict() for a in advice.alternatives],
+        "not_trained": not_trained,
         "warnings": list(advice.warnings),
         "metrics": list(advice.metrics),
+        "metric_keys": list(advice.metric_keys),
+        "positive_class": table.positive_class,
     }
-    return out, said
-
-
-def _options_in_words(name: str, text: str) -> dict[str, Any]:
-    """``key=number`` (and ``key=balanced`` for weights) pairs in an alternative's words that the
-    loss accepts as keyword options."""
-    from losskit import functional
-
-    fn = getattr(functional, name, None)
-    accepted = set(inspect.signature(fn).parameters) if fn is not None else set()
-    found = re.findall(r"([a-z_]+)=(-?[0-9.]+(?:e-?[0-9]+)?|balanced)", text)
-    return {
-        k: v if v == "balanced" else float(v)
-        for k, v in found
-        if k in accepted and k not in ("input", "target") and (v != "balanced" or k in ("weight", "pos_weight"))
-    }
+    return found, said
 
 
 def _jsonable(options: dict[str, Any]) -> dict[str, Any]:
@@ -208,10 +192,10 @@ def run_compare(
     ctx = ctx or DistContext()
     start = time.perf_counter()
     if options.model not in MODELS:
-        raise LossInputError("--model", f"one of {MODELS}", repr(options.model))
+        raise LossInputError("model", f"one of {MODELS}", repr(options.model))
     if ctx.active and options.model in ("xgboost", "lightgbm"):
-        raise LossInputError("--distributed", "used with --model mlp or linear (trees train in one process)", "gbdt")
-    table = prepare(frame, options.target, task=options.task, source=source)
+        raise LossInputError("model", "mlp or linear when distributed (trees train in one process)", options.model)
+    table = prepare(frame, options.target, task=options.task, pos_label=options.pos_label, source=source)
     classification = table.task != "regression"
     plan = plan_splits(
         table.y,
@@ -284,11 +268,8 @@ def run_compare(
 
 
 def _advised_metric(said: dict[str, Any] | None, task: str) -> str | None:
-    """The advisor's first suggested metric when the lab can score it, else the task default."""
-    if not said:
-        return None
-    for words in said.get("metrics", []):
-        name = re.split(r"[\s(]", str(words).strip().lower(), maxsplit=1)[0].replace("-", "_")
+    """The advisor's first suggested metric the lab can score, else None (the task default)."""
+    for name in (said or {}).get("metric_keys", []):
         try:
             parse_metric(name, task)
         except LossInputError:
@@ -318,13 +299,23 @@ def _run_candidate(
     task = table.task
     val_parts, test_parts, history, fits, models = [], [], [], [], []
     reference = cands.reference_loss(task)
-    for k, (fold, _pre, x_tr, x_va, x_te) in enumerate(folds):
-        y_tr_np, y_va_np = table.y[fold.train], table.y[fold.val]
+    for k, (fold, _pre, x_tr_all, x_va, x_te) in enumerate(folds):
+        y_train_all, y_va_orig = table.y[fold.train], table.y[fold.val]
+        rows = cands.resample_rows(cand, y_train_all, options.train.seed + k)  # training rows only
+        x_tr, y_tr_orig = x_tr_all[torch.as_tensor(rows)], y_train_all[rows]
+        y_tr_np, y_va_np = cands.transform_target(cand, y_tr_orig), cands.transform_target(cand, y_va_orig)
         loss = cands.make_loss(cand, y_tr_np, n_classes)
         label = cand.label if len(folds) == 1 else f"{cand.label} [fold {k + 1}]"
+
+        def scores(raw: torch.Tensor, y_fit: np.ndarray = y_tr_orig, y_all: np.ndarray = y_train_all) -> np.ndarray:
+            """Raw outputs as scores in the target's units, at the true class prior."""
+            out = cands.inverse_scores(cand, scores_from_raw(raw, task))
+            return cands.prior_correction(out, y_fit, y_all, n_classes) if cand.resample else out
+
         if options.model in ("xgboost", "lightgbm"):
             from losskit.lab.gbdt_models import fit_gbdt
 
+            compute = _epoch_metrics(task, metric, y_va_orig)
             out = fit_gbdt(
                 options.model,
                 cand,
@@ -336,7 +327,7 @@ def _run_candidate(
                 y_va_np,
                 x_te.numpy(),
                 config=options.train,
-                epoch_metrics=_epoch_metrics(task, metric, y_va_np),
+                epoch_metrics=lambda s, compute=compute: compute(cands.inverse_scores(cand, s)),
                 progress=(lambda e, t, label=label: progress(label, e, t)) if progress else None,
             )
             val_raw, test_raw, fit_history, model, info = out
@@ -346,13 +337,13 @@ def _run_candidate(
             torch.manual_seed(options.train.seed)
             net = build_net(options.model, x_tr.shape[1], task, y_tr_np, n_classes, options.train.hidden, start)
             cw = cand.frozen.get("weight") if task == "multiclass" else None
-            on_epoch = _epoch_callback(task, metric, y_va_np, options.train.epochs, label, progress)
+            on_epoch = _epoch_callback(task, metric, y_va_orig, options.train.epochs, label, progress, scores)
             result = fit(
                 net,
                 loss,
                 reference,
                 x_tr,
-                target_tensor(y_tr_np, task),
+                y_tr_t,
                 x_va,
                 target_tensor(y_va_np, task),
                 config=options.train,
@@ -369,9 +360,10 @@ def _run_candidate(
                 "best_epoch": result.best_epoch,
                 "seconds": round(result.seconds, 2),
             }
+        info.update(_score_mapping(cand, y_tr_orig, y_train_all, n_classes))
         history += [{"fold": float(k), **row} for row in fit_history]
-        val_parts.append(scores_from_raw(val_raw, task))
-        test_parts.append(scores_from_raw(test_raw, task))
+        val_parts.append(scores(val_raw))
+        test_parts.append(scores(test_raw))
         fits.append(info)
         models.append(model)
     return CandidateResult(
@@ -384,6 +376,23 @@ def _run_candidate(
         fits=fits,
         models=models,
     )
+
+
+def _score_mapping(cand: cands.Candidate, y_fit: np.ndarray, y_train: np.ndarray, n_classes: int) -> dict[str, Any]:
+    """How the model's outputs become scores, for the card: the inverse target transform and the
+    prior correction of a resampled candidate."""
+    out: dict[str, Any] = {}
+    if cand.target_transform:
+        inverse = TARGET_TRANSFORMS[cand.target_transform][1]
+        out["target_transform"] = {"name": cand.target_transform, "inverse": inverse}
+    if cand.resample:
+        out["prior_correction"] = {
+            "resample": cand.resample,
+            "rows": len(y_fit),
+            "fitted_prior": (np.bincount(y_fit, minlength=n_classes) / len(y_fit)).tolist(),
+            "true_prior": (np.bincount(y_train, minlength=n_classes) / len(y_train)).tolist(),
+        }
+    return out
 
 
 def _epoch_metrics(task: str, metric: MetricSpec, y_val: np.ndarray) -> Callable[[np.ndarray], dict[str, float]]:
@@ -406,11 +415,12 @@ def _epoch_callback(
     epochs: int,
     label: str,
     progress: Callable[[str, int, int], None] | None,
+    scores: Callable[[torch.Tensor], np.ndarray],
 ) -> Callable[[int, torch.Tensor], dict[str, float]]:
     compute = _epoch_metrics(task, metric, y_val)
 
     def on_epoch(epoch: int, val_out: torch.Tensor) -> dict[str, float]:
-        row = compute(scores_from_raw(val_out, task))
+        row = compute(scores(val_out))
         if progress:
             progress(label, epoch, epochs)
         return row

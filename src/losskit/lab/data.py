@@ -13,6 +13,7 @@ import hashlib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,21 +23,19 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from losskit._errors import LossInputError
+from losskit.tasks import LAB_TASKS, infer_task, positive_class
 
 __all__ = [
     "TASKS",
     "Table",
     "build_preprocessor",
     "fingerprint",
-    "infer_task",
     "load_frame",
     "missing_counts",
     "prepare",
 ]
 
-TASKS = ("binary", "multiclass", "regression")
-# An integer-valued numeric target with at most this many distinct values is read as classes.
-MAX_CLASSES = 20
+TASKS = LAB_TASKS
 
 
 @dataclass
@@ -48,7 +47,10 @@ class Table:
         y: ``(N,)`` target; class indices ``0..C-1`` (int64) for classification, float64 otherwise.
         task: ``"binary"``, ``"multiclass"`` or ``"regression"``.
         target: the target column's name.
-        classes: the original class labels in index order (empty for regression).
+        classes: the original class labels in index order (empty for regression); for a binary
+            task ``[negative, positive]``, so that index 1 is the positive class.
+        positive_class: the positive class of a binary task (:func:`losskit.tasks.positive_class`
+            or the user's ``pos_label``), else None.
         dropped_rows: rows removed because their target was missing.
         fingerprint: SHA-256 of the table's content (see :func:`fingerprint`).
         source: where the table came from (a path or a description).
@@ -62,13 +64,14 @@ class Table:
     dropped_rows: int = 0
     fingerprint: str = ""
     source: str = ""
+    positive_class: Any = None
 
 
 def load_frame(path: str | Path) -> pd.DataFrame:
     """Read a CSV (``.csv``, ``.csv.gz``, ``.tsv``) or Parquet (``.parquet``, ``.pq``) file."""
     p = Path(path)
     if not p.is_file():
-        raise LossInputError("DATA", "an existing CSV or Parquet file", repr(str(path)))
+        raise LossInputError("path", "an existing CSV or Parquet file", repr(str(path)))
     name = p.name.lower()
     try:
         if name.endswith((".parquet", ".pq")):
@@ -79,9 +82,9 @@ def load_frame(path: str | Path) -> pd.DataFrame:
             return pd.read_csv(p)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise LossInputError(
-            "DATA", "a readable CSV or Parquet file", f"{str(path)!r} ({exc})".replace("\n", " ")
+            "path", "a readable CSV or Parquet file", f"{str(path)!r} ({exc})".replace("\n", " ")
         ) from exc
-    raise LossInputError("DATA", "a file ending in .csv, .tsv or .parquet", repr(str(path)))
+    raise LossInputError("path", "a file ending in .csv, .tsv or .parquet", repr(str(path)))
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
@@ -92,21 +95,12 @@ def fingerprint(frame: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-def infer_task(y: pd.Series) -> str:
-    """``"regression"`` for non-integer numbers or many distinct integers, else binary/multiclass."""
-    values = y.dropna()
-    n_unique = values.nunique()
-    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if numeric:
-        as_float = values.to_numpy(dtype=np.float64)
-        integral = bool(np.all(np.isfinite(as_float)) and np.all(as_float == np.round(as_float)))
-        if not integral or n_unique > MAX_CLASSES:
-            return "regression"
-    return "binary" if n_unique <= 2 else "multiclass"
-
-
-def prepare(frame: pd.DataFrame, target: str, *, task: str | None = None, source: str = "") -> Table:
-    """Split off ``target``, drop rows where it is missing, infer or check the task, encode it.
+def prepare(
+    frame: pd.DataFrame, target: str, *, task: str | None = None, pos_label: Any = None, source: str = ""
+) -> Table:
+    """Split off ``target``, drop rows where it is missing, infer (:func:`losskit.tasks.infer_task`)
+    or check the task, encode it; a binary target is encoded 1 for its positive class
+    (:func:`losskit.tasks.positive_class`, or ``pos_label``).
 
     Raises:
         LossInputError: the column is absent, fewer than two classes remain, a regression target is
@@ -114,38 +108,47 @@ def prepare(frame: pd.DataFrame, target: str, *, task: str | None = None, source
     """
     if target not in frame.columns:
         shown = ", ".join(map(str, frame.columns[:12])) + (", ..." if frame.shape[1] > 12 else "")
-        raise LossInputError("--target", f"a column of the table ({shown})", repr(target))
+        raise LossInputError("target", f"a column of the table ({shown})", repr(target))
     if task is not None and task not in TASKS:
-        raise LossInputError("--task", f"one of {TASKS}", repr(task))
+        raise LossInputError("task", f"one of {TASKS}", repr(task))
     missing = frame[target].isna()
     dropped = int(missing.sum())
     if dropped:
         warnings.warn(f"dropped {dropped} row(s) whose target {target!r} is missing", UserWarning, stacklevel=2)
         frame = frame.loc[~missing]
     if len(frame) == 0:
-        raise LossInputError("DATA", "a table with at least one labelled row", "no rows with a target")
+        raise LossInputError("frame", "a table with at least one labelled row", "no rows with a target")
     features = frame.drop(columns=[target]).reset_index(drop=True)
     if features.shape[1] == 0:
-        raise LossInputError("DATA", "a table with at least one feature column besides the target", "none")
+        raise LossInputError("frame", "a table with at least one feature column besides the target", "none")
     series = frame[target].reset_index(drop=True)
+    if series.nunique() < 2:
+        raise LossInputError("target", "a column with at least two classes", f"only {list(series.unique())!r}")
     task = task or infer_task(series)
     if task == "regression":
         if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
             raise LossInputError(
-                "--target", "a numeric column for regression", f"column {target!r} of dtype {series.dtype}"
+                "target", "a numeric column for regression", f"column {target!r} of dtype {series.dtype}"
             )
         y = series.to_numpy(dtype=np.float64)
         if not np.all(np.isfinite(y)):
-            raise LossInputError("--target", "finite numbers", f"{int((~np.isfinite(y)).sum())} infinite value(s)")
+            raise LossInputError("target", "finite numbers", f"{int((~np.isfinite(y)).sum())} infinite value(s)")
         classes: list = []
     else:
         codes, uniques = pd.factorize(series, sort=True)
         if len(uniques) < 2:
-            raise LossInputError("--target", "a column with at least two classes", f"only {list(uniques)!r}")
+            raise LossInputError("target", "a column with at least two classes", f"only {list(uniques)!r}")
         if task == "binary" and len(uniques) != 2:
-            raise LossInputError("--task", f"'multiclass' for a target with {len(uniques)} classes", "'binary'")
+            raise LossInputError("task", f"'multiclass' for a target with {len(uniques)} classes", "'binary'")
         y = codes.astype(np.int64)
         classes = [v.item() if isinstance(v, np.generic) else v for v in uniques]
+    positive = None
+    if task == "binary":
+        positive = positive_class(series, pos_label=pos_label)
+        if classes[1] != positive:
+            y, classes = 1 - y, classes[::-1]
+    elif pos_label is not None:
+        raise LossInputError("pos_label", "given only for a binary target", f"a {task} target")
     return Table(
         features=features,
         y=y,
@@ -155,6 +158,7 @@ def prepare(frame: pd.DataFrame, target: str, *, task: str | None = None, source
         dropped_rows=dropped,
         fingerprint=fingerprint(frame),
         source=source,
+        positive_class=positive,
     )
 
 

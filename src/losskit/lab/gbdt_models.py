@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from losskit._errors import LossInputError
 from losskit.lab.candidates import Candidate, reference_loss
 from losskit.lab.train import TrainConfig, target_tensor
 
@@ -23,31 +22,10 @@ __all__ = ["fit_gbdt", "objective_for"]
 
 
 def objective_for(cand: Candidate, n_classes: int) -> Any:
-    """The :mod:`losskit.gbdt` objective of a candidate (frozen options)."""
-    from losskit import gbdt
+    """The :mod:`losskit.gbdt` objective of a candidate (frozen options), as the catalog maps it."""
+    from losskit import catalog
 
-    o = dict(cand.frozen)
-    makers: dict[str, Callable[[], Any]] = {
-        "binary_cross_entropy_with_logits": lambda: gbdt.logistic(
-            pos_weight=o.pop("pos_weight", None), label_smoothing=o.pop("label_smoothing", 0.0)
-        ),
-        "binary_focal_loss": lambda: gbdt.focal(gamma=o.pop("gamma", 2.0), alpha=o.pop("alpha", None)),
-        "cross_entropy": lambda: gbdt.softmax(
-            n_classes, class_weight=o.pop("weight", None), label_smoothing=o.pop("label_smoothing", 0.0)
-        ),
-        "focal_loss": lambda: gbdt.softmax_focal(n_classes, gamma=o.pop("gamma", 2.0), alpha=o.pop("alpha", None)),
-        "mse_loss": gbdt.squared,
-        "huber_loss": lambda: gbdt.huber(delta=o.pop("delta", 1.0)),
-        "smooth_l1_loss": lambda: gbdt.huber(delta=o.pop("beta", 1.0)),
-        "mae_loss": lambda: gbdt.pinball(0.5),
-        "pinball_loss": lambda: gbdt.pinball(float(o.pop("quantiles", [0.5])[0])),
-    }
-    if cand.name not in makers:
-        raise LossInputError("--losses", f"a loss with a GBDT objective ({', '.join(makers)})", repr(cand.name))
-    objective = makers[cand.name]()
-    if o:
-        raise LossInputError(f"--losses {cand.name}", "options its GBDT objective supports", sorted(o))
-    return objective
+    return catalog.gbdt_objective(cand.entry, cand.frozen, n_classes)
 
 
 def fit_gbdt(
@@ -99,6 +77,7 @@ def fit_gbdt(
         raw_val = model.predict(x_val, raw_score=True, num_iteration=best) + _margin(start, len(x_val))
         raw_test = model.predict(x_test, raw_score=True, num_iteration=best) + _margin(start, len(x_test))
     info = {"epochs_run": len(history), "best_epoch": best, "library": library, "objective": repr(objective)}
+    info["init_score"] = np.asarray(start).tolist()  # LightGBM does not store it; losskit predict adds it back
     return torch.as_tensor(raw_val), torch.as_tensor(raw_test), history, model, info
 
 
