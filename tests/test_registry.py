@@ -158,8 +158,11 @@ def _to_meta(value):
     return value
 
 
-# linear_cross_entropy (functional/fused.py) is not covered yet: it reaches `.item()` on meta.
-_META = [c for c in CASES if not c.name.startswith("linear_cross_entropy")]
+# Not covered yet (they still read meta tensors in their value checks: `values_checked()` where
+# `reads_values(t)` steps aside for meta tensors, or `check_has_values` refuses them):
+# linear_cross_entropy (functional/fused.py), crf and the segmentation losses.
+_META_PENDING = ("linear_cross_entropy", "crf", "dice", "tversky", "focal_tversky", "lovasz", "dice_ce")
+_META = [c for c in CASES if not c.name.startswith(_META_PENDING)]
 
 
 @pytest.mark.parametrize("case", _META, ids=[c.name for c in _META])
