@@ -130,6 +130,44 @@ def test_bad_loss_argument():
         losskit.check(torch.zeros(2), torch.zeros(2), loss=3)
 
 
+# ----------------------------------------------------------------------- audit and process-wide state
+
+
+def _globals():
+    import random
+    import warnings
+
+    return {
+        "threads": torch.get_num_threads(),
+        "dtype": torch.get_default_dtype(),
+        "rng": torch.get_rng_state(),
+        "grad": torch.is_grad_enabled(),
+        "validation": losskit.validation_enabled(),
+        "deterministic": torch.are_deterministic_algorithms_enabled(),
+        "anomaly": torch.is_anomaly_enabled(),
+        "warnings": list(warnings.filters),
+        "random": random.getstate(),
+    }
+
+
+def test_audit_restores_every_global_it_touches():
+    from losskit.auditor import audit
+
+    audit(losskit.mse_loss, task="regression")  # first use may import lazily (warning filters)
+    before = _globals()
+    threads = before["threads"]
+    torch.set_num_threads(max(2, threads))
+    try:
+        before = _globals()
+        for loss, task in ((losskit.cross_entropy, "multiclass"), (losskit.binary_focal_loss, "binary")):
+            audit(loss, task=task)
+        after = _globals()
+    finally:
+        torch.set_num_threads(threads)
+    rng_before, rng_after = before.pop("rng"), after.pop("rng")
+    assert after == before and torch.equal(rng_before, rng_after)
+
+
 def test_loss_names_come_from_the_catalog():
     with pytest.raises(losskit.LossInputError, match="did you mean 'cross_entropy'"):
         losskit.check(torch.zeros(2, 3), torch.tensor([0, 1]), loss="cross_entropyy")

@@ -152,3 +152,23 @@ def test_regression_properties(n, seed, delta):
     assert (hub <= 0.5 * (x - y) ** 2 + 1e-12).all()
     assert (losskit.log_cosh_loss(x, y, reduction="none") <= (x - y).abs() + 1e-12).all()
     torch.testing.assert_close(losskit.smooth_l1_loss(x, y, beta=delta) * delta, losskit.huber_loss(x, y, delta=delta))
+
+
+def test_log_cosh_relative_accuracy_for_small_residuals_in_float32():
+    """d = 1e-4 gave exactly 0 in float32 (true value 5e-9): the tail form cancels near 0."""
+    d64 = torch.logspace(-8, 1.5, 200, dtype=f64)
+    d64 = torch.cat([d64, -d64, torch.tensor([9.999, 10.0, 10.001, 60.0], dtype=f64)])
+    d32 = d64.float().requires_grad_()
+    out = losskit.log_cosh_loss(d32, torch.zeros_like(d32), reduction="none")
+    # float64 reference at the float32 points: Taylor series d^2/2 - d^4/12 + d^6/45 where
+    # log(cosh(d)) itself would cancel (|d| < 1e-3), the direct formula elsewhere.
+    d = d32.detach().double()
+    series = d**2 / 2 - d**4 / 12 + d**6 / 45
+    expected = torch.where(d.abs() < 1e-3, series, torch.log(torch.cosh(d)))
+    rel = ((out.double() - expected) / expected).abs()
+    assert float(rel.max()) < 1e-6
+    assert losskit.log_cosh_loss(torch.tensor([1e-4]), torch.zeros(1)).item() == pytest.approx(5e-9, rel=1e-6)
+    out.sum().backward()
+    torch.testing.assert_close(d32.grad, torch.tanh(d32.detach()))
+    x = torch.tensor([1e-3, 0.5, 9.9, 10.1, 30.0], dtype=f64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda z: losskit.log_cosh_loss(z, torch.zeros(5, dtype=f64)), (x,))

@@ -558,3 +558,16 @@ def test_mined_triplet_losses_gradients_match_autograd_and_second_order():
             torch.testing.assert_close(g1, g2)
             assert torch.autograd.gradcheck(ours, (xr,))
             assert torch.autograd.gradgradcheck(ours, (xr,))
+
+
+@pytest.mark.parametrize("mining", ["batch_all", "batch_hard", "semi_hard"])
+def test_triplet_second_derivatives_are_exact_or_raise(mining):
+    """batch_all's second derivative silently dropped grad_output's terms; now exact (hinge)."""
+    x = torch.randn(8, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(4), requires_grad=True)
+    y = torch.tensor([0, 0, 1, 1, 2, 2, 0, 1])
+    assert torch.autograd.gradgradcheck(lambda z: losskit.triplet_loss(z, y, mining=mining, margin=1.0), (x,))
+    if mining == "batch_all":  # the soft margin's second derivative is not recorded: refused
+        with pytest.raises(RuntimeError, match="second derivative"):
+            torch.autograd.grad(losskit.triplet_loss(x, y, mining=mining, soft_margin=True), x, create_graph=True)
+    else:
+        assert torch.autograd.gradgradcheck(lambda z: losskit.triplet_loss(z, y, mining=mining, soft_margin=True), (x,))

@@ -80,6 +80,11 @@ def reduce_loss(
 
     Returns:
         A scalar for ``"mean"``/``"sum"``; ``loss``'s shape for ``"none"``.
+
+    Example:
+        >>> import torch
+        >>> reduce_loss(torch.tensor([1.0, 3.0]), weight=torch.tensor([1.0, 3.0]))  # (1 + 9) / 4
+        tensor(2.5000)
     """
     check_reduction(reduction)
     if mask is not None:
@@ -128,6 +133,11 @@ def count_items(
         A 0-d float32 tensor (float64 when ``weight`` or ``sample_weight`` is). Sum it over
         micro-batches (and ranks, see :func:`all_reduce_num_items`) and pass it as
         ``num_items`` so that the sum of the micro-batch losses equals the full-batch mean.
+
+    Example:
+        >>> import torch, losskit
+        >>> losskit.count_items(torch.tensor([0, 2, -100, 1]))  # the ignored item does not count
+        tensor(3.)
     """
     integer = not target.is_floating_point()
     # float32, or float64 when a weight is float64: a float32 count of float64 weights would

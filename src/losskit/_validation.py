@@ -37,6 +37,7 @@ __all__ = [
     "check_class_indices",
     "check_finite",
     "check_float",
+    "check_has_values",
     "check_ignore_index",
     "check_integer",
     "check_label_smoothing",
@@ -47,6 +48,7 @@ __all__ = [
     "check_scalar_range",
     "check_values_in_range",
     "describe",
+    "reads_values",
     "set_validation",
     "validation",
     "validation_enabled",
@@ -101,8 +103,9 @@ def values_checked() -> bool:
     return not torch.compiler.is_compiling() and _ENABLED.get()  # no ContextVar read while tracing
 
 
-def _has_values(t: Tensor) -> bool:
-    """Whether a value check can and should read ``t`` now (meta tensors have no values)."""
+def reads_values(t: Tensor) -> bool:
+    """Whether a value check should read ``t`` now: checks on, not tracing, ``t`` non-empty and
+    not on the meta device (meta tensors have no values)."""
     return values_checked() and t.numel() > 0 and not t.is_meta
 
 
@@ -163,6 +166,12 @@ def check_label_smoothing(label_smoothing: object) -> None:
     from the labels), so it is refused everywhere.
     """
     check_scalar_range("label_smoothing", label_smoothing, 0.0, 1.0, high_inclusive=False)
+
+
+def check_has_values(name: str, t: Tensor, why: str) -> None:
+    """Refuse a meta tensor where the computation itself reads values (``why`` says which)."""
+    if t.is_meta:
+        raise LossInputError(name, f"a tensor with values, not on the meta device ({why})", describe(t))
 
 
 def check_same_device(name: str, t: Tensor, like: Tensor, like_name: str = "input") -> None:
@@ -230,7 +239,7 @@ def check_values_in_range(
     high_inclusive: bool = True,
 ) -> None:
     """Value check: every element of ``t`` lies in the interval (NaN fails)."""
-    if not _has_values(t):
+    if not reads_values(t):
         return
     lo, hi = torch.aminmax(t.detach())  # one pass; NaN propagates and fails below
     ok = (lo >= low if low_inclusive else lo > low) and (hi <= high if high_inclusive else hi < high)
@@ -247,7 +256,7 @@ def check_values_in_range(
 
 def check_class_indices(name: str, target: Tensor, num_classes: int, ignore_index: int | None) -> None:
     """Value check: class indices in [0, num_classes), apart from ``ignore_index``."""
-    if not _has_values(target):
+    if not reads_values(target):
         return
     lo, hi = torch.aminmax(target)
     if int(lo) >= 0 and int(hi) < num_classes:  # one pass when no index is ignored or bad
@@ -263,7 +272,7 @@ def check_class_indices(name: str, target: Tensor, num_classes: int, ignore_inde
 
 def check_finite(name: str, t: Tensor) -> None:
     """Value check: no NaN or infinity."""
-    if not _has_values(t) or not t.is_floating_point():
+    if not reads_values(t) or not t.is_floating_point():
         return
     if not bool(torch.isfinite(t).all()):
         raise LossInputError(name, "finite (no NaN or inf)", f"{int((~torch.isfinite(t)).sum())} non-finite values")

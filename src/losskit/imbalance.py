@@ -50,6 +50,11 @@ def class_weights(
     Raises:
         LossInputError: a class with zero samples (its weight would be infinite), labels that
             are not non-negative integers, or an unknown method.
+
+    Example:
+        >>> import torch
+        >>> class_weights(torch.tensor([0, 0, 0, 1]), num_classes=2)  # n / (C * n_c)
+        tensor([0.6667, 2.0000])
     """
     check_choice("method", method, _METHODS)
     check_scalar_range("beta", beta, 0.0, 1.0, high_inclusive=False)
@@ -87,6 +92,11 @@ def pos_weight(y: Any) -> Tensor:
 
     Raises:
         LossInputError: targets other than 0/1, or a label without positives (or negatives).
+
+    Example:
+        >>> import torch
+        >>> pos_weight(torch.tensor([[1.0], [0.0], [0.0], [0.0]]))  # n_neg / n_pos
+        tensor([3.])
     """
     arr = _as_numpy(y, "y").astype(np.float64)
     if not np.all((arr == 0) | (arr == 1)):

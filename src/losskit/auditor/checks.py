@@ -18,12 +18,13 @@ and records, per check, ``pass``, ``fail`` or ``skipped`` with a one-line explan
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import json
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -517,15 +518,24 @@ def audit(
     extreme_name = "saturated probabilities (0 and 1)" if maker.probabilities else "logits of +-1e4"
     if task in ("regression", "quantile"):
         zero_name, extreme_name = "all-zero predictions", "predictions of +-1e4"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the batches are tiny: thread start-up would dominate
-    try:
+    with _one_torch_thread():
         checks = _run_checks(caller, maker, task, zero_name, extreme_name)
         kind_check, found = _input_kind(caller, maker, input_kind)
-    finally:
-        torch.set_num_threads(threads)
     checks.append(kind_check)
     return AuditReport(loss=_name(loss_fn), task=task, input_kind=found, checks=checks)
+
+
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Run torch on one thread (the batches are tiny: thread synchronisation would dominate) and
+    restore the caller's count, whatever happens. (With torch's OpenMP pool the count is per
+    calling thread: other threads keep theirs meanwhile.)"""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _run_checks(caller: _Caller, maker: _Maker, task: str, zero_name: str, extreme_name: str) -> list[CheckResult]:

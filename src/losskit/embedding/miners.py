@@ -29,7 +29,6 @@ import math
 import torch
 import torch.nn.functional as TF
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from losskit.embedding.distances import _NORM_EPS, DistanceOrder, paired_distance
 
@@ -210,7 +209,8 @@ def semi_hard_triplets(embeddings: Tensor, labels: Tensor, distance: str = "eucl
 class _BatchAllTriplet(torch.autograd.Function):
     """Per-anchor sums of every valid triplet's loss, in blocks of anchor-positive pairs.
 
-    Forward keeps only ``(B, B)`` coefficients for backward:
+    Forward keeps only ``(B, B)`` coefficients for backward (exact second derivatives for the
+    hinge; the soft margin's raise rather than come out wrong):
     ``d loss_a / d dist[a, p] = sum_n g(a, p, n)`` and ``d loss_a / d dist[a, n] = -sum_p g(a, p, n)``,
     with ``g`` the derivative of the hinge (or softplus) at each triplet.
     """
@@ -243,11 +243,19 @@ class _BatchAllTriplet(torch.autograd.Function):
             count += counted.sum()
         ctx.save_for_backward(anchor, positive, coef_pos, coef_neg)
         ctx.mark_non_differentiable(count)
+        ctx.soft = soft
         return per_anchor, count
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_anchor: Tensor, _grad_count: Tensor):  # type: ignore[override]
+        # The backward is linear in grad_anchor with coefficients that, for the hinge, are
+        # piecewise constant in the distances: recorded as is, it is the exact second derivative.
+        # The softplus coefficients vary with the distances, which this form does not record.
+        if ctx.soft and torch.is_grad_enabled():
+            raise RuntimeError(
+                "triplet_loss(mining='batch_all', soft_margin=True) has no second derivative here "
+                "(create_graph=True); use the hinge, or mining='batch_hard' / 'semi_hard'"
+            )
         anchor, positive, coef_pos, coef_neg = ctx.saved_tensors
         grad = -grad_anchor[:, None] * coef_neg
         grad = grad.index_put((anchor, positive), grad_anchor[anchor] * coef_pos, accumulate=True)

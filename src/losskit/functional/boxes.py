@@ -59,7 +59,7 @@ from losskit._validation import (
     check_reduction,
     check_same_shape,
     check_scalar_range,
-    values_checked,
+    reads_values,
 )
 
 __all__ = ["ciou_loss", "diou_loss", "giou_loss", "iou_loss"]
@@ -67,7 +67,7 @@ __all__ = ["ciou_loss", "diou_loss", "giou_loss", "iou_loss"]
 
 def _check_boxes(name: str, boxes: Tensor) -> None:
     check_finite(name, boxes)
-    if not values_checked() or boxes.numel() == 0:
+    if not reads_values(boxes):
         return
     x1, y1, x2, y2 = boxes.detach().unbind(-1)
     inverted = (x2 < x1) | (y2 < y1)
@@ -217,6 +217,12 @@ def diou_loss(
 
     :math:`\rho` is the distance between the box centres and :math:`c` the diagonal of the
     smallest enclosing box. In ``[0, 2)``. Arguments as :func:`iou_loss`.
+
+    Example:
+        >>> import torch, losskit
+        >>> a, b = torch.tensor([[0.0, 0.0, 2.0, 2.0]]), torch.tensor([[1.0, 1.0, 3.0, 3.0]])
+        >>> losskit.diou_loss(a, b)  # 1 - IoU (1/7) + centre distance^2 / diagonal^2 (2/18)
+        tensor(0.9683)
     """
     b1, b2 = _prepare(boxes1, boxes2, eps, reduction)
     g = _Geometry(b1, b2, eps)
@@ -237,6 +243,12 @@ def ciou_loss(
     \varepsilon})^2` and :math:`\alpha = v / (1 - \mathrm{IoU} + v + \varepsilon)`, which is
     treated as a constant in the backward pass (as in the paper and torchvision). Finite
     values and gradients for zero-width or zero-height boxes. Arguments as :func:`iou_loss`.
+
+    Example:
+        >>> import torch, losskit
+        >>> a, b = torch.tensor([[0.0, 0.0, 2.0, 2.0]]), torch.tensor([[1.0, 1.0, 3.0, 3.0]])
+        >>> losskit.ciou_loss(a, b)  # same aspect ratio: equals the DIoU loss
+        tensor(0.9683)
     """
     b1, b2 = _prepare(boxes1, boxes2, eps, reduction)
     g = _Geometry(b1, b2, eps)

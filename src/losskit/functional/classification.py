@@ -36,7 +36,7 @@ from losskit._validation import (
     check_scalar_range,
     check_values_in_range,
     describe,
-    values_checked,
+    reads_values,
 )
 from losskit.functional._focal_binary import binary_focal_elementwise
 from losskit.functional._focal_multiclass import log1m_softmax, multiclass_focal_hard
@@ -182,7 +182,7 @@ def binary_focal_loss(
     # targets, or float ones read to be 0/1 when value checks run (never a device read otherwise).
     hard = not label_smoothing and (
         not target.is_floating_point()
-        or (values_checked() and not y.is_meta and not y.requires_grad and bool(((y == 0) | (y == 1)).all()))
+        or (reads_values(y) and not y.requires_grad and bool(((y == 0) | (y == 1)).all()))
     )
     loss = binary_focal_elementwise(x, y, float(gamma), alpha, pw, hard)
     return restore(reduce_loss(loss, reduction=reduction, weight=w, num_items=num_items), input)

@@ -12,6 +12,7 @@ NT-Xent, ArcFace, CosFace), and each docstring says when it does.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -26,12 +27,13 @@ from losskit._validation import (
     check_choice,
     check_class_indices,
     check_float,
+    check_has_values,
     check_reduction,
     check_same_device,
     check_same_shape,
     check_scalar_range,
     describe,
-    values_checked,
+    reads_values,
 )
 from losskit.embedding.distances import DISTANCES, paired_distance, pairwise_distance_matrix
 from losskit.embedding.distributed import all_gather_with_grad
@@ -80,7 +82,7 @@ def _check_temperature(temperature: float | Tensor) -> None:
     if isinstance(temperature, Tensor):
         if temperature.numel() != 1:
             raise LossInputError("temperature", "a positive number or a one-element tensor", describe(temperature))
-        if values_checked() and not bool(temperature.detach() > 0):
+        if reads_values(temperature) and not bool(temperature.detach() > 0):
             raise LossInputError("temperature", "positive", float(temperature))
     else:
         check_scalar_range("temperature", temperature, 0.0, math.inf, low_inclusive=False)
@@ -122,6 +124,12 @@ def triplet_margin_loss(
 
     Returns:
         A scalar, or ``(N,)`` for ``reduction="none"``.
+
+    Example:
+        >>> import torch, losskit
+        >>> a, p, n = torch.zeros(1, 2), torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 2.0]])
+        >>> losskit.triplet_margin_loss(a, p, n, margin=1.5)  # max(1 - 2 + 1.5, 0)
+        tensor(0.5000)
     """
     check_reduction(reduction)
     check_float("anchor", anchor)
@@ -200,10 +208,17 @@ def triplet_loss(
     Returns:
         A scalar, or ``(B,)`` for ``reduction="none"``. A batch without a valid triplet gives 0
         with the graph connected.
+
+    Example:
+        >>> import torch, losskit
+        >>> x = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 3.0], [0.0, 4.0]])
+        >>> losskit.triplet_loss(x, torch.tensor([0, 0, 1, 1]), margin=0.5)  # every triplet already separated
+        tensor(0.)
     """
     check_reduction(reduction)
     _check_matrix("input", input)
     labels = _check_labels("target", target, input)
+    check_has_values("target", labels, "mining picks triplets from the labels")
     check_scalar_range("margin", margin, 0.0)
     check_choice("mining", mining, MINING)
     check_choice("distance", distance, DISTANCES)
@@ -262,6 +277,12 @@ def contrastive_loss(
 
     Returns:
         A scalar, or ``(N,)`` for ``reduction="none"``.
+
+    Example:
+        >>> import torch, losskit
+        >>> x1, x2 = torch.zeros(2, 2), torch.tensor([[3.0, 4.0], [0.6, 0.8]])  # distances 5 and 1
+        >>> losskit.contrastive_loss(x1, x2, torch.tensor([1, 0]), margin=2.0, reduction='none')
+        tensor([12.5000,  0.5000])
     """
     check_reduction(reduction)
     _check_matrix("input1", input1)
@@ -272,7 +293,7 @@ def contrastive_loss(
         raise LossInputError("target", "a torch.Tensor", type(target).__name__)
     check_same_device("target", target, input1, "input1")
     check_same_shape("target", target, (input1.shape[0],), "one flag per pair")
-    if values_checked() and target.dtype != torch.bool and target.numel() > 0 and not target.is_meta:
+    if reads_values(target) and target.dtype != torch.bool:
         if not bool(((target == 0) | (target == 1)).all()):
             raise LossInputError("target", "bool or 0/1 values", "other values")
     check_scalar_range("margin", margin, 0.0)
@@ -342,6 +363,12 @@ def info_nce(
 
     Returns:
         A scalar, or ``(N,)`` for ``reduction="none"``.
+
+    Example:
+        >>> import torch, losskit
+        >>> q = torch.eye(3)
+        >>> losskit.info_nce(q, q, temperature=1.0)  # log(e + 2) - 1: each query's own key scores 1, the others 0
+        tensor(0.5514)
     """
     check_reduction(reduction)
     _check_matrix("query", query)
@@ -389,6 +416,12 @@ def ntxent(
 
     Returns:
         A scalar, or ``(2N,)`` for ``reduction="none"``.
+
+    Example:
+        >>> import torch, losskit
+        >>> views = torch.eye(2).repeat(2, 1)  # two items, their two views identical
+        >>> losskit.ntxent(views, temperature=1.0)  # log(e + 2) - 1: the other view scores 1, two others 0
+        tensor(0.5514)
     """
     check_reduction(reduction)
     _check_matrix("z", z)
@@ -433,6 +466,11 @@ def _cosine(input: Tensor, centers: Tensor) -> Tensor:
     x = TF.normalize(input.to(dtype), dim=1, eps=_NORM_EPS)
     w = TF.normalize(centers.to(dtype), dim=1, eps=_NORM_EPS)
     return x @ w.T
+
+
+def _no_autocast(like: Tensor) -> contextlib.AbstractContextManager:
+    """Autocast off on ``like``'s device (the meta device has no autocast to switch off)."""
+    return contextlib.nullcontext() if like.is_meta else torch.autocast(like.device.type, enabled=False)
 
 
 def _margin_softmax(
@@ -481,11 +519,18 @@ def arcface_loss(
 
     Returns:
         A scalar, or ``(N,)`` for ``reduction="none"``.
+
+    Example:
+        >>> import torch, losskit
+        >>> centers = torch.eye(2)
+        >>> x = torch.tensor([[1.0, 0.0]])  # on its own class centre: cos 1 before the margin
+        >>> losskit.arcface_loss(x, centers, torch.tensor([0]), scale=1.0, margin=0.0)  # log(e + 1) - 1
+        tensor(0.3133)
     """
     check_reduction(reduction)
     target = _check_margin_inputs(input, centers, target, scale)
     check_scalar_range("margin", margin, 0.0, math.pi, high_inclusive=False)
-    with torch.autocast(input.device.type, enabled=False):
+    with _no_autocast(input):
         cos = _cosine(input, centers)
         rows = torch.arange(cos.shape[0], device=cos.device)
         cos_t = cos[rows, target]
@@ -527,11 +572,17 @@ def cosface_loss(
 
     Returns:
         A scalar, or ``(N,)`` for ``reduction="none"``.
+
+    Example:
+        >>> import torch, losskit
+        >>> centers, x = torch.eye(2), torch.tensor([[1.0, 0.0]])
+        >>> losskit.cosface_loss(x, centers, torch.tensor([0]), scale=1.0, margin=0.0)  # log(e + 1) - 1
+        tensor(0.3133)
     """
     check_reduction(reduction)
     target = _check_margin_inputs(input, centers, target, scale)
     check_scalar_range("margin", margin, 0.0)
-    with torch.autocast(input.device.type, enabled=False):
+    with _no_autocast(input):
         cos = _cosine(input, centers)
         rows = torch.arange(cos.shape[0], device=cos.device)
         out = _margin_softmax(cos, target, cos[rows, target] - margin, scale, reduction, num_items)

@@ -20,13 +20,14 @@ from losskit._reduction import NumItems, reduce_loss
 from losskit._validation import (
     check_finite,
     check_float,
+    check_has_values,
     check_integer,
     check_reduction,
     check_same_device,
     check_same_shape,
     check_scalar_range,
     describe,
-    values_checked,
+    reads_values,
 )
 
 __all__ = ["margin_ranking_loss", "pairwise_logistic_loss"]
@@ -56,6 +57,11 @@ def margin_ranking_loss(
 
     Returns:
         A scalar, or ``input1``'s shape for ``reduction="none"``.
+
+    Example:
+        >>> import torch, losskit
+        >>> losskit.margin_ranking_loss(torch.tensor([1.0]), torch.tensor([2.0]), torch.tensor([1.0]), margin=0.5)
+        tensor(1.5000)
     """
     check_reduction(reduction)
     check_float("input1", input1)
@@ -64,7 +70,7 @@ def margin_ranking_loss(
     if not isinstance(target, Tensor):
         raise LossInputError("target", "a torch.Tensor", type(target).__name__)
     check_same_shape("target", target, input1.shape, "the shape of `input1`")
-    if values_checked() and target.numel() > 0 and not bool(((target == 1) | (target == -1)).all()):
+    if reads_values(target) and not bool(((target == 1) | (target == -1)).all()):
         raise LossInputError("target", "-1 or 1 everywhere", "other values")
     check_scalar_range("margin", margin)
     dtype = compute_dtype(input1)
@@ -158,6 +164,7 @@ def pairwise_logistic_loss(
         check_integer("group", group)
         check_same_device("group", group, input)
         check_same_shape("group", group, scores.shape, "one group id per item")
+        check_has_values("group", group, "the groups' sizes set the shapes")
     check_scalar_range("sigma", sigma, 0.0, math.inf, low_inclusive=False)
     dtype = compute_dtype(scores)
     s = upcast(scores, dtype)

@@ -29,7 +29,7 @@ from losskit._validation import (
     check_scalar_range,
     check_values_in_range,
     describe,
-    values_checked,
+    reads_values,
 )
 
 __all__ = ["huber_loss", "log_cosh_loss", "mae_loss", "mse_loss", "pinball_loss", "smooth_l1_loss"]
@@ -105,6 +105,11 @@ def mae_loss(
     r"""Mean absolute error, :math:`\ell = |x - y|` (gradient ``sign(x - y)``, 0 at 0).
 
     Shapes and options as :func:`mse_loss`. Equals :func:`torch.nn.functional.l1_loss`.
+
+    Example:
+        >>> import torch, losskit
+        >>> losskit.mae_loss(torch.tensor([1.0, 2.0]), torch.tensor([0.0, 0.0]))
+        tensor(1.5000)
     """
     return _mae(input, target, weight=weight, reduction=reduction, num_items=num_items)
 
@@ -126,6 +131,11 @@ def huber_loss(
 
     Quadratic near 0, linear (slope ``delta``) in the tails. ``delta > 0``. Shapes and options
     as :func:`mse_loss`. Equals :func:`torch.nn.functional.huber_loss`.
+
+    Example:
+        >>> import torch, losskit
+        >>> losskit.huber_loss(torch.tensor([0.5, 3.0]), torch.zeros(2), delta=1.0)  # (0.125 + 2.5) / 2
+        tensor(1.3125)
     """
     check_scalar_range("delta", delta, 0.0, math.inf, low_inclusive=False)
     return _huber(input, target, weight=weight, reduction=reduction, num_items=num_items, delta=delta)
@@ -147,6 +157,11 @@ def smooth_l1_loss(
 
     ``beta >= 0``; ``beta = 0`` is the absolute error. Equals
     :func:`torch.nn.functional.smooth_l1_loss`.
+
+    Example:
+        >>> import torch, losskit
+        >>> losskit.smooth_l1_loss(torch.tensor([0.5, 3.0]), torch.zeros(2), beta=1.0)  # (0.125 + 2.5) / 2
+        tensor(1.3125)
     """
     check_scalar_range("beta", beta, 0.0, math.inf)
     return _smooth_l1(input, target, weight=weight, reduction=reduction, num_items=num_items, beta=beta)
@@ -210,7 +225,7 @@ def _quantile_tensor(quantiles: Sequence[float] | Tensor, like: Tensor, *, incre
         raise LossInputError("quantiles", "a non-empty 1-D sequence of floats", describe(q))
     if isinstance(quantiles, Tensor):  # a value check like any other: it can be switched off
         check_values_in_range("quantiles", q, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
-        ordered = not (increasing and values_checked()) or bool((q[1:] > q[:-1]).all())
+        ordered = not (increasing and reads_values(q)) or bool((q[1:] > q[:-1]).all())
     else:  # checked in Python: free, and no graph break under torch.compile
         values = [float(v) for v in values]
         ordered = not increasing or all(a < b for a, b in itertools.pairwise(values))
@@ -247,6 +262,12 @@ def pinball_loss(
             for one quantile equals :func:`sklearn.metrics.mean_pinball_loss` (with
             ``sample_weight`` too).
         num_items: divide the weighted sum by this instead (count items times ``Q``).
+
+    Example:
+        >>> import torch, losskit
+        >>> pred = torch.tensor([[0.0, 1.0]])  # quantiles 0.1 and 0.9 of one item
+        >>> losskit.pinball_loss(pred, torch.tensor([2.0]), [0.1, 0.9])  # (0.1 * 2 + 0.9 * 1) / 2
+        tensor(0.5500)
     """
     check_float("input", input)
     check_float("target", target)

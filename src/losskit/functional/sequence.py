@@ -34,7 +34,7 @@ from torch import Tensor
 from losskit._errors import LossInputError
 from losskit._numerics import compute_dtype, restore, upcast
 from losskit._reduction import NumItems, reduce_loss
-from losskit._validation import check_float, check_integer, check_reduction, describe, values_checked
+from losskit._validation import check_float, check_has_values, check_integer, check_reduction, describe, reads_values
 
 __all__ = ["ctc_loss"]
 
@@ -240,9 +240,10 @@ def ctc_loss(
     if isinstance(blank, bool) or not isinstance(blank, int) or not 0 <= blank < num_classes:
         raise LossInputError("blank", f"an integer class index in [0, {num_classes - 1}]", repr(blank))
     check_reduction(reduction)
+    check_has_values("log_probs", log_probs, "the alignment is computed from the values")
     if t_max == 0 and n > 0:
         raise LossInputError("log_probs", "at least one time step", describe(log_probs))
-    if values_checked() and n > 0:
+    if reads_values(log_probs):
         _check_values(log_probs, targets, il, tl, blank, zero_infinity)
 
     dtype = compute_dtype(log_probs)
