@@ -14,8 +14,10 @@ from losskit import catalog, tasks
 from losskit.tasks import infer_task, positive_class
 
 
-def test_doctests_of_the_catalog_and_the_task_rule_run() -> None:
-    for module in (catalog, tasks):
+def test_doctests_of_the_catalog_the_task_rule_and_advise_run() -> None:
+    from losskit.advisor import recommend
+
+    for module in (catalog, tasks, recommend):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0
 
