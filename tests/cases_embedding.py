@@ -50,10 +50,10 @@ def _triplet_bad():
     return [
         BadInput("mining-typo", lambda: ((x, y), {"mining": "semi-hard"}), "mining"),
         BadInput("distance-typo", lambda: ((x, y), {"distance": "l2"}), "distance"),
-        BadInput("float-labels", lambda: ((x, y.float()), {}), "labels"),
-        BadInput("labels-length", lambda: ((x, y[:4]), {}), "labels"),
-        BadInput("embeddings-1d", lambda: ((x[:, 0], y), {}), "embeddings"),
-        BadInput("integer-embeddings", lambda: ((x.long(), y), {}), "embeddings"),
+        BadInput("float-labels", lambda: ((x, y.float()), {}), "target"),
+        BadInput("labels-length", lambda: ((x, y[:4]), {}), "target"),
+        BadInput("embeddings-1d", lambda: ((x[:, 0], y), {}), "input"),
+        BadInput("integer-embeddings", lambda: ((x.long(), y), {}), "input"),
         BadInput("negative-margin", lambda: ((x, y), {"margin": -0.1}), "margin"),
         BadInput("reduction-typo", lambda: ((x, y), {"reduction": "avg"}), "reduction"),
     ]
@@ -86,9 +86,9 @@ def _contrastive_bad():
     x = torch.randn(4, 3)
     same = torch.tensor([1, 0, 1, 0])
     return [
-        BadInput("same-not-binary", lambda: ((x, x, torch.tensor([0, 1, 2, 0])), {}), "same"),
-        BadInput("same-length", lambda: ((x, x, same[:3]), {}), "same"),
-        BadInput("x2-shape", lambda: ((x, x[:, :2], same), {}), "x2"),
+        BadInput("same-not-binary", lambda: ((x, x, torch.tensor([0, 1, 2, 0])), {}), "target"),
+        BadInput("same-length", lambda: ((x, x, same[:3]), {}), "target"),
+        BadInput("x2-shape", lambda: ((x, x[:, :2], same), {}), "input2"),
         BadInput("distance-typo", lambda: ((x, x, same), {"distance": "cos"}), "distance"),
     ]
 
@@ -133,7 +133,7 @@ def _margin_softmax_bad():
     return [
         BadInput("target-out-of-range", lambda: ((x, w, torch.tensor([0, 1, 5, 2])), {}), "target"),
         BadInput("target-float", lambda: ((x, w, t.float()), {}), "target"),
-        BadInput("weight-dim", lambda: ((x, w[:, :2], t), {}), "weight"),
+        BadInput("weight-dim", lambda: ((x, w[:, :2], t), {}), "centers"),
         BadInput("scale-zero", lambda: ((x, w, t), {"scale": 0.0}), "scale"),
         BadInput("margin-negative", lambda: ((x, w, t), {"margin": -0.1}), "margin"),
     ]
@@ -179,12 +179,14 @@ def _pairs_flat(args, kwargs):
 def _pairwise_bad():
     s, r = torch.randn(6), torch.tensor([0, 1, 2, 0, 1, 2])
     return [
-        BadInput("relevance-shape", lambda: ((s, r[:5]), {}), "relevance"),
+        BadInput("relevance-shape", lambda: ((s, r[:5]), {}), "target"),
         BadInput("group-with-2d-scores", lambda: ((s.reshape(2, 3), r.reshape(2, 3)), {"group": r}), "group"),
         BadInput("group-float", lambda: ((s, r), {"group": r.float()}), "group"),
         BadInput("group-length", lambda: ((s, r), {"group": r[:4]}), "group"),
         BadInput("sigma-zero", lambda: ((s, r), {"sigma": 0.0}), "sigma"),
-        BadInput("scores-3d", lambda: ((s.reshape(1, 2, 3), r.reshape(1, 2, 3)), {}), "scores"),
+        BadInput("scores-3d", lambda: ((s.reshape(1, 2, 3), r.reshape(1, 2, 3)), {}), "input"),
+        # a NaN relevance was read as 0 (every comparison with NaN is False)
+        BadInput("relevance-nan", lambda: ((s, torch.tensor([0.0, 1.0, float("nan"), 0.0, 1.0, 2.0])), {}), "target"),
     ]
 
 

@@ -268,3 +268,32 @@ def test_validation_off_returns_torch_result_unchecked(gen) -> None:
         warnings.simplefilter("error")
         out = ctc_loss(logits.log_softmax(-1), targets, il, tl, reduction="none")
     assert math.isinf(out[1].item()) and torch.isfinite(out[[0, 2, 3, 4]]).all()
+
+
+def test_zero_infinity_keeps_the_gradient_of_a_feasible_sample_with_zero_loss():
+    # One alignment of probability 1 ("a" then blank): loss exactly 0, a feasible sample.
+    # zero_infinity=True used to treat it as infeasible and zero its gradient.
+    lp = torch.full((2, 2, 3), -1e4, dtype=torch.float64)
+    lp[0, :, 1], lp[1, :, 0] = 0.0, 0.0
+    lp = lp.log_softmax(-1)
+    targets, il, tl = torch.tensor([[1, 1], [2, 1]]), [2, 1], [1, 2]  # the second is infeasible (T < L)
+    a = lp.clone().requires_grad_()
+    with pytest.warns(RuntimeWarning):
+        out = losskit.ctc_loss(a, targets, il, tl, zero_infinity=True, reduction="none")
+    assert out[0].item() == 0.0 and out[1].item() == 0.0
+    (grad,) = torch.autograd.grad(out.sum(), a)
+    b = lp[:, :1].clone().requires_grad_()
+    (expected,) = torch.autograd.grad(losskit.ctc_loss(b, targets[:1], il[:1], tl[:1], reduction="sum"), b)
+    assert bool((expected != 0).any())
+    torch.testing.assert_close(grad[:, :1], expected)
+    assert bool((grad[:, 1] == 0).all())  # the infeasible one: zeroed
+
+
+@pytest.mark.parametrize("name", ["input_lengths", "target_lengths"])
+@pytest.mark.parametrize("bad", [[9.7], [9.0], torch.tensor([9.7])])
+def test_float_lengths_are_refused_not_truncated(name, bad):
+    lp = torch.randn(10, 1, 4).log_softmax(-1)
+    lengths = {"input_lengths": [10], "target_lengths": [3]}
+    lengths[name] = bad
+    with pytest.raises(losskit.LossInputError, match=f"`{name}`"):
+        losskit.ctc_loss(lp, torch.tensor([[1, 2, 3]]), lengths["input_lengths"], lengths["target_lengths"])

@@ -140,3 +140,48 @@ def test_calibration_bad_input(args, kwargs, argument):
 def test_temperature_bad_input(logits, y, argument):
     with pytest.raises(LossInputError, match=f"`{argument}`"):
         temperature_scale(logits, y)
+
+
+@pytest.mark.parametrize("n_classes", [None, 5])
+def test_temperature_reaches_the_float64_optimum(n_classes):
+    """L-BFGS with its default tolerances stopped about 3e-5 short; the optimum is the root of
+    the NLL's derivative in T, found here by scipy's brentq on a float64 autograd derivative."""
+    from scipy.optimize import brentq
+
+    g = torch.Generator().manual_seed(3)
+    if n_classes is None:
+        z = 3 * torch.randn(3000, generator=g, dtype=torch.float64)
+        y = (torch.rand(3000, generator=g, dtype=torch.float64) < torch.sigmoid(z / 1.7)).long()
+    else:
+        z = 3 * torch.randn(3000, n_classes, generator=g, dtype=torch.float64)
+        y = torch.multinomial(torch.softmax(z / 1.7, dim=1), 1, generator=g).squeeze(1)
+
+    def slope(temp):
+        t = torch.tensor(temp, dtype=torch.float64, requires_grad=True)
+        if n_classes is None:
+            nll = torch.nn.functional.binary_cross_entropy_with_logits(z / t, y.double())
+        else:
+            nll = torch.nn.functional.cross_entropy(z / t, y)
+        (d,) = torch.autograd.grad(nll, t)
+        return float(d)
+
+    expected = brentq(slope, 0.5, 5.0, xtol=1e-15, rtol=1e-15)
+    assert temperature_scale(z, y) == pytest.approx(expected, rel=1e-10)
+
+
+def test_edge_probabilities_bin_alike_in_calibration_and_streaming():
+    """p = 0.2 lies on an edge of 5 bins: both put it in the bin below (0.45, not 0.525)."""
+    from losskit.evaluate import streaming_metrics
+
+    p, y = [0.15, 0.2, 0.25, 0.6], [0, 1, 1, 1]
+    assert calibration(y, p, n_bins=5).ece == pytest.approx(0.45)
+    for dtype in (torch.float64, torch.float32):
+        m = streaming_metrics("binary", n_bins=5)
+        pt = torch.tensor(p, dtype=dtype)
+        m.update(pt, torch.tensor(y))
+        assert float(m.compute()["ece"]) == pytest.approx(calibration(y, pt, n_bins=5).ece, abs=1e-7)
+    proba = torch.tensor([[0.6, 0.4], [0.2, 0.8], [0.4, 0.6], [0.5, 0.5]], dtype=torch.float64)
+    target = torch.tensor([0, 1, 0, 1])
+    m = streaming_metrics("multiclass", num_classes=2, n_bins=5)
+    m.update(proba, target)
+    assert float(m.compute()["ece"]) == pytest.approx(calibration(target, proba, n_bins=5).ece)

@@ -131,3 +131,25 @@ def test_adapters_validate_library_data():
 def test_start_helpers_reject_bad_input():
     _raises("init_score", gbdt.start_margin, np.zeros((2, 2)), 3)
     _raises("model", gbdt.predict, gbdt.logistic(), object(), np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize("obj", ALL, ids=repr)
+def test_string_labels_and_scores_are_refused_by_name(obj):
+    _raises("y_true", obj.init_score, np.array(["a", "b", "a"]))
+    _raises("y_true", obj.grad_hess, ["a", "b", "a"], _scores(obj))
+    _raises("raw_score", obj.grad_hess, [0.0, 1.0, 0.0], np.array(["x", "y", "z"]))
+    _raises("sample_weight", obj.init_score, [0.0, 1.0, 0.0], ["w", "w", "w"])
+
+
+def test_predict_refuses_an_init_score_of_the_wrong_width():
+    xgb = pytest.importorskip("xgboost")
+    X, y = np.random.default_rng(0).normal(size=(30, 2)), np.arange(30) % 3
+    obj = gbdt.softmax(3)
+    booster = xgb.train(
+        {"num_class": 3, "disable_default_eval_metric": True}, xgb.DMatrix(X, label=y), 2, obj=obj.xgboost
+    )
+    _raises("init_score", gbdt.predict, obj, booster, X, init_score=[0.0, 0.0])  # 2 starts for 3 classes
+    _raises("init_score", gbdt.predict, obj, booster, X, init_score=0.5)
+    _raises("init_score", gbdt.predict, gbdt.logistic(), booster, X, init_score=[0.0, 0.0, 0.0])
+    _raises("init_score", gbdt.predict, obj, booster, X, init_score=["a", "b", "c"])
+    assert gbdt.predict(obj, booster, X, init_score=[0.0, 0.0, 0.0]).shape == (30, 3)

@@ -17,25 +17,40 @@ gradients, so distributed training still sees every parameter.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
 from torch import Tensor
 
 from losskit._errors import LossInputError
-from losskit._validation import check_reduction, describe
+from losskit._validation import check_reduction, check_values_in_range, describe, values_checked
 
 __all__ = ["NumItems", "all_reduce_num_items", "count_items", "reduce_loss"]
 
 NumItems = int | float | Tensor | None
 
 
-def _as_denominator(num_items: int | float | Tensor, like: Tensor) -> Tensor:
+_NUM_ITEMS = "a finite number >= 0 (Python or numpy) or a one-element tensor"
+
+
+def _as_denominator(num_items: int | float | Tensor, total: Tensor) -> Tensor:
+    """``num_items`` as a 0-d tensor, by the one rule: finite and ``>= 0``; ``0`` only when the
+    weighted sum is 0 as well (nothing counts, the result is then 0)."""
     if isinstance(num_items, Tensor):
-        if num_items.numel() != 1:
-            raise LossInputError("num_items", "a scalar (int or one-element tensor)", describe(num_items))
-        return num_items.reshape(()).to(device=like.device, dtype=like.dtype)
-    if isinstance(num_items, bool) or not isinstance(num_items, (int, float)) or num_items < 0:
-        raise LossInputError("num_items", "a non-negative number or a scalar tensor", repr(num_items))
-    return torch.tensor(float(num_items), device=like.device, dtype=like.dtype)
+        if num_items.numel() != 1 or num_items.is_complex() or num_items.dtype == torch.bool:
+            raise LossInputError("num_items", _NUM_ITEMS, describe(num_items))
+        denom = num_items.detach().reshape(()).to(device=total.device, dtype=total.dtype)
+        check_values_in_range("num_items", denom, 0.0, math.inf, high_inclusive=False)
+    else:
+        if isinstance(num_items, bool) or not isinstance(num_items, numbers.Real):
+            raise LossInputError("num_items", _NUM_ITEMS, repr(num_items))
+        if not (math.isfinite(num_items) and num_items >= 0):
+            raise LossInputError("num_items", _NUM_ITEMS, repr(num_items))
+        denom = torch.tensor(float(num_items), device=total.device, dtype=total.dtype)
+    if values_checked() and not total.is_meta and bool((denom == 0) & (total.detach() != 0)):
+        raise LossInputError("num_items", "> 0 when any item counts (the weighted sum is not 0)", 0)
+    return denom
 
 
 def reduce_loss(
@@ -57,7 +72,9 @@ def reduce_loss(
         mask: boolean, broadcastable to ``loss``; ``False`` marks ignored elements. Their loss
             is replaced by 0 (``torch.where``, so a NaN there cannot leak) and they do not count.
         num_items: if given, ``"mean"`` divides the weighted sum by it instead of the local
-            weight sum.
+            weight sum. A finite number ``>= 0`` (Python, numpy or a one-element tensor);
+            ``0`` is accepted only when the weighted sum is 0 too (every micro-batch empty), and
+            then gives 0. NaN, infinity and negative counts are refused.
         weighted: ``loss`` already carries its weights (e.g. class-weighted label smoothing);
             ``weight`` is then only the denominator.
 

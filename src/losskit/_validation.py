@@ -3,10 +3,15 @@
 Two tiers, as in torchmetrics:
 
 * **Cheap checks** look only at metadata (shape, dtype, Python scalars) and always run.
-* **Value checks** read tensor contents (class indices in range, targets in [0, 1], ...).
-  They force a device synchronisation, so they can be switched off on hot paths with
-  :func:`set_validation` or the :func:`validation` context manager. They are also skipped
-  while ``torch.compile`` traces, so compiled code never graph-breaks on them.
+* **Value checks** read tensor contents (class indices in range, targets in [0, 1], sample
+  weights non-negative, ...). They force a device synchronisation, so they can be switched off
+  on hot paths with :func:`set_validation` or the :func:`validation` context manager. They are
+  also skipped while ``torch.compile`` traces, so compiled code never graph-breaks on them, and
+  for tensors on the ``meta`` device, which have no values (shape inference still runs).
+
+The switch is per thread and per :mod:`contextvars` context (an ``asyncio`` task sees its own):
+``validation(False)`` in one thread never turns the checks off in another, and every new
+thread starts with them on. ``docs/validation.md`` lists what each tier checks.
 
 Every failure raises :class:`losskit.LossInputError` naming the argument, the expectation
 and what was given.
@@ -15,7 +20,9 @@ and what was given.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
+import numbers
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -24,14 +31,19 @@ from torch import Tensor
 from losskit._errors import LossInputError
 
 __all__ = [
+    "as_class_indices",
     "check_broadcastable",
     "check_choice",
     "check_class_indices",
     "check_finite",
     "check_float",
+    "check_ignore_index",
     "check_integer",
+    "check_label_smoothing",
     "check_reduction",
+    "check_same_device",
     "check_same_shape",
+    "check_sample_weight",
     "check_scalar_range",
     "check_values_in_range",
     "describe",
@@ -43,34 +55,55 @@ __all__ = [
 
 REDUCTIONS = ("mean", "sum", "none")
 
-_ENABLED = True
+_ENABLED: contextvars.ContextVar[bool] = contextvars.ContextVar("losskit_validation", default=True)
 
 
 def set_validation(enabled: bool) -> None:
-    """Turn the value checks (those that read tensor contents) on or off globally."""
-    global _ENABLED
-    _ENABLED = bool(enabled)
+    """Turn the value checks (those that read tensor contents) on or off in this thread / context.
+
+    Other threads are not affected, and a new thread starts with the checks on.
+
+    Example:
+        >>> import losskit
+        >>> losskit.set_validation(False)
+        >>> losskit.validation_enabled()
+        False
+        >>> losskit.set_validation(True)
+    """
+    _ENABLED.set(bool(enabled))
 
 
 def validation_enabled() -> bool:
-    """Whether the value checks are on."""
-    return _ENABLED
+    """Whether the value checks are on in this thread / context."""
+    return _ENABLED.get()
 
 
 @contextlib.contextmanager
 def validation(enabled: bool) -> Iterator[None]:
-    """Context manager that sets the value checks on or off and restores the old state."""
-    previous = _ENABLED
-    set_validation(enabled)
+    """Context manager that sets the value checks on or off in this thread and restores them.
+
+    Example:
+        >>> import torch, losskit
+        >>> with losskit.validation(False):  # no device sync for the target-range check
+        ...     loss = losskit.binary_cross_entropy_with_logits(torch.zeros(2), torch.ones(2))
+        >>> losskit.validation_enabled()
+        True
+    """
+    token = _ENABLED.set(bool(enabled))
     try:
         yield
     finally:
-        set_validation(previous)
+        _ENABLED.reset(token)
 
 
 def values_checked() -> bool:
     """True when value checks should run now: enabled and not inside a compiled trace."""
-    return _ENABLED and not torch.compiler.is_compiling()
+    return not torch.compiler.is_compiling() and _ENABLED.get()  # no ContextVar read while tracing
+
+
+def _has_values(t: Tensor) -> bool:
+    """Whether a value check can and should read ``t`` now (meta tensors have no values)."""
+    return values_checked() and t.numel() > 0 and not t.is_meta
 
 
 def describe(t: object) -> str:
@@ -104,6 +137,50 @@ def check_integer(name: str, t: Tensor) -> None:
         raise LossInputError(name, "an integer tensor of class indices", describe(t))
 
 
+def as_class_indices(name: str, t: Tensor) -> Tensor:
+    """The one rule for integer targets: every integer dtype is accepted and read as int64.
+
+    (``uint8`` is never a boolean mask, ``int8``/``int16``/``int32`` never reach a raw torch
+    error.) Bool, floating and complex tensors are refused.
+    """
+    check_integer(name, t)
+    return t if t.dtype == torch.int64 else t.to(torch.int64)
+
+
+def check_ignore_index(ignore_index: object) -> int | None:
+    """``ignore_index`` must be an integer (Python or numpy) or None; returns it as an int."""
+    if ignore_index is None:
+        return None
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
+        raise LossInputError("ignore_index", "an integer or None", repr(ignore_index))
+    return int(ignore_index)
+
+
+def check_label_smoothing(label_smoothing: object) -> None:
+    """The one range rule for label smoothing: ``eps`` in ``[0, 1)``.
+
+    ``eps = 1`` would replace every target with the uniform distribution (nothing left to learn
+    from the labels), so it is refused everywhere.
+    """
+    check_scalar_range("label_smoothing", label_smoothing, 0.0, 1.0, high_inclusive=False)
+
+
+def check_same_device(name: str, t: Tensor, like: Tensor, like_name: str = "input") -> None:
+    """``t`` must live on the same device as ``like``."""
+    if t.device != like.device:
+        raise LossInputError(name, f"on the device of `{like_name}` ({like.device})", f"a tensor on {t.device}")
+
+
+def check_sample_weight(name: str, weight: object, shape: Sequence[int], what: str, like: Tensor) -> None:
+    """The one rule for sample and class weights: a floating tensor on ``like``'s device,
+    broadcastable to ``shape``, every value finite and ``>= 0`` (value check; a negative weight
+    would turn a loss into a gain)."""
+    check_float(name, weight)
+    check_same_device(name, weight, like)  # type: ignore[arg-type]
+    check_broadcastable(name, weight, shape, what)  # type: ignore[arg-type]
+    check_values_in_range(name, weight, 0.0, math.inf, high_inclusive=False)  # type: ignore[arg-type]
+
+
 def check_same_shape(name: str, t: Tensor, expected: Sequence[int], what: str) -> None:
     """``t.shape`` must equal ``expected`` (``what`` names where that shape comes from)."""
     if tuple(t.shape) != tuple(expected):
@@ -134,7 +211,7 @@ def check_scalar_range(
         if value.numel() != 1:
             raise LossInputError(name, "a number", describe(value))
         value = float(value)
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or math.isnan(value):
         raise LossInputError(name, "a number", repr(value))
     ok_low = value >= low if low_inclusive else value > low
     ok_high = value <= high if high_inclusive else value < high
@@ -153,7 +230,7 @@ def check_values_in_range(
     high_inclusive: bool = True,
 ) -> None:
     """Value check: every element of ``t`` lies in the interval (NaN fails)."""
-    if not values_checked() or t.numel() == 0:
+    if not _has_values(t):
         return
     lo, hi = torch.aminmax(t.detach())  # one pass; NaN propagates and fails below
     ok = (lo >= low if low_inclusive else lo > low) and (hi <= high if high_inclusive else hi < high)
@@ -170,7 +247,7 @@ def check_values_in_range(
 
 def check_class_indices(name: str, target: Tensor, num_classes: int, ignore_index: int | None) -> None:
     """Value check: class indices in [0, num_classes), apart from ``ignore_index``."""
-    if not values_checked() or target.numel() == 0:
+    if not _has_values(target):
         return
     lo, hi = torch.aminmax(target)
     if int(lo) >= 0 and int(hi) < num_classes:  # one pass when no index is ignored or bad
@@ -186,7 +263,7 @@ def check_class_indices(name: str, target: Tensor, num_classes: int, ignore_inde
 
 def check_finite(name: str, t: Tensor) -> None:
     """Value check: no NaN or infinity."""
-    if not values_checked() or t.numel() == 0 or not t.is_floating_point():
+    if not _has_values(t) or not t.is_floating_point():
         return
     if not bool(torch.isfinite(t).all()):
         raise LossInputError(name, "finite (no NaN or inf)", f"{int((~torch.isfinite(t)).sum())} non-finite values")

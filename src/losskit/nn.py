@@ -271,7 +271,7 @@ class TripletMarginLoss(_FunctionalLoss):
 
 
 class TripletLoss(_FunctionalLoss):
-    """Module face of :func:`losskit.functional.triplet_loss` (in-batch mining); ``loss(embeddings, labels)``."""
+    """Module face of :func:`losskit.functional.triplet_loss` (in-batch mining); ``loss(input, target)``."""
 
     function = staticmethod(F.triplet_loss)
 
@@ -288,7 +288,7 @@ class TripletLoss(_FunctionalLoss):
 
 
 class ContrastiveLoss(_FunctionalLoss):
-    """Module face of :func:`losskit.functional.contrastive_loss`; ``loss(x1, x2, same)``."""
+    """Module face of :func:`losskit.functional.contrastive_loss`; ``loss(input1, input2, target)``."""
 
     function = staticmethod(F.contrastive_loss)
 
@@ -351,18 +351,19 @@ class _MarginSoftmax(torch.nn.Module):
             raise LossInputError("embedding_dim", "a positive integer", repr(embedding_dim))
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
             raise LossInputError("num_classes", "a positive integer", repr(num_classes))
-        self.weight = torch.nn.Parameter(torch.empty(num_classes, embedding_dim))
-        torch.nn.init.xavier_uniform_(self.weight)
+        self.centers = torch.nn.Parameter(torch.empty(num_classes, embedding_dim))
+        torch.nn.init.xavier_uniform_(self.centers)
 
-    def cosine(self, embeddings: Tensor) -> Tensor:
+    def cosine(self, input: Tensor) -> Tensor:
         """``(N, num_classes)`` cosine similarities to the class centres (no margin): for inference."""
-        return torch.nn.functional.normalize(embeddings, dim=1) @ torch.nn.functional.normalize(self.weight, dim=1).T
+        return torch.nn.functional.normalize(input, dim=1) @ torch.nn.functional.normalize(self.centers, dim=1).T
 
 
 class ArcFace(_MarginSoftmax):
     """ArcFace head and loss: :func:`losskit.functional.arcface_loss` with learned class centres.
 
-    ``loss = ArcFace(512, 1000)(embeddings, target)``; ``margin`` in radians.
+    ``loss = ArcFace(512, 1000)(input, target)``; ``margin`` in radians. The class centres are
+    the parameter ``centers`` ``(num_classes, embedding_dim)``.
     """
 
     def __init__(
@@ -378,9 +379,9 @@ class ArcFace(_MarginSoftmax):
         super().__init__(embedding_dim, num_classes)
         self.scale, self.margin, self.easy_margin, self.reduction = scale, margin, easy_margin, reduction
 
-    def forward(self, embeddings: Tensor, target: Tensor, **kwargs: Any) -> Tensor:
+    def forward(self, input: Tensor, target: Tensor, **kwargs: Any) -> Tensor:
         options = {"scale": self.scale, "margin": self.margin, "easy_margin": self.easy_margin}
-        return F.arcface_loss(embeddings, self.weight, target, **{**options, "reduction": self.reduction, **kwargs})
+        return F.arcface_loss(input, self.centers, target, **{**options, "reduction": self.reduction, **kwargs})
 
     def extra_repr(self) -> str:
         return f"scale={self.scale}, margin={self.margin}, easy_margin={self.easy_margin}, reduction={self.reduction!r}"
@@ -401,9 +402,9 @@ class CosFace(_MarginSoftmax):
         super().__init__(embedding_dim, num_classes)
         self.scale, self.margin, self.reduction = scale, margin, reduction
 
-    def forward(self, embeddings: Tensor, target: Tensor, **kwargs: Any) -> Tensor:
+    def forward(self, input: Tensor, target: Tensor, **kwargs: Any) -> Tensor:
         options = {"scale": self.scale, "margin": self.margin, "reduction": self.reduction}
-        return F.cosface_loss(embeddings, self.weight, target, **{**options, **kwargs})
+        return F.cosface_loss(input, self.centers, target, **{**options, **kwargs})
 
     def extra_repr(self) -> str:
         return f"scale={self.scale}, margin={self.margin}, reduction={self.reduction!r}"
@@ -420,7 +421,7 @@ class MarginRankingLoss(_FunctionalLoss):
 
 class PairwiseLogisticLoss(_FunctionalLoss):
     """Module face of :func:`losskit.functional.pairwise_logistic_loss` (RankNet);
-    ``loss(scores, relevance, group=...)``."""
+    ``loss(input, target, group=...)``."""
 
     function = staticmethod(F.pairwise_logistic_loss)
 

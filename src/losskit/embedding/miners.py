@@ -12,8 +12,10 @@ those sets:
 * :func:`batch_all_triplet_losses`: every valid triplet; it returns the losses directly,
   because listing ``O(B^3)`` triplets would not fit in memory.
 
-The two index miners return indices only (no gradient): the loss then recomputes the distances
-of the mined pairs from the embeddings, so backward costs ``O(B * D)``. They rank candidates
+The two index miners return indices only (no gradient): :func:`mined_triplet_losses` then
+recomputes the distances of the mined pairs from the embeddings in chunks, forward and
+backward, so no ``A x D`` tensor of gathered embeddings is ever built (semi-hard mining with
+two classes gives ``A ~ B^2 / 2`` triplets). They rank candidates
 with :class:`~losskit.embedding.distances.DistanceOrder` in blocks of anchors, so their working
 memory is ``O(block * B)`` and never ``B x B x B``: the semi-hard search either compares each
 anchor's positives with all of its negatives (few positives per anchor) or sorts each anchor's
@@ -29,9 +31,15 @@ import torch.nn.functional as TF
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from losskit.embedding.distances import DistanceOrder
+from losskit.embedding.distances import _NORM_EPS, DistanceOrder, paired_distance
 
-__all__ = ["batch_all_triplet_losses", "batch_hard_triplets", "label_masks", "semi_hard_triplets"]
+__all__ = [
+    "batch_all_triplet_losses",
+    "batch_hard_triplets",
+    "label_masks",
+    "mined_triplet_losses",
+    "semi_hard_triplets",
+]
 
 Triplets = tuple[Tensor, Tensor, Tensor]
 
@@ -64,9 +72,9 @@ class _Blocks:
         # Farther from every score than any two scores are from each other.
         self.big = 4.0 * self.order.bound + 1.0
         _, codes = torch.unique(labels, return_inverse=True)
-        same_count = torch.bincount(codes)[codes]
-        self.has_positive = same_count > 1
-        self.has_negative = same_count < self.n
+        self.same_count = torch.bincount(codes)[codes]
+        self.has_positive = self.same_count > 1
+        self.has_negative = self.same_count < self.n
         self.codes = codes.to(embeddings.dtype)
         self.step = max(1, _BLOCK_ELEMENTS // max(self.n, 1))
 
@@ -173,7 +181,12 @@ def semi_hard_triplets(embeddings: Tensor, labels: Tensor, distance: str = "eucl
     if labels.shape[0] == 0:
         return _empty(labels)
     blocks = _Blocks(embeddings, labels, distance)
-    found: list[Triplets] = []
+    # Every anchor-positive pair of an anchor with a negative: the output is written in place,
+    # block by block (no list of parts concatenated at the end, which would double the peak).
+    pairs = (blocks.same_count - 1) * blocks.has_negative
+    total = int(pairs.sum())
+    out = tuple(labels.new_empty(total, dtype=torch.int64) for _ in range(3))
+    offset = 0
     for start, stop, scores, other in blocks:
         rows = torch.arange(stop - start, device=labels.device)
         same = other.neg_().add_(1.0)
@@ -181,11 +194,17 @@ def semi_hard_triplets(embeddings: Tensor, labels: Tensor, distance: str = "eucl
         same[rows, rows + start] = 0.0  # not itself
         same.mul_(blocks.has_negative[start:stop, None])  # anchors without negatives have no triplet
         anchor, pos = same.nonzero(as_tuple=True)
+        del same
         hardest = negative_scores.argmin(dim=1)
         most_positives = int(torch.bincount(anchor).max()) if anchor.numel() else 0
         search = _semi_hard_by_scanning if _prefer_scanning(most_positives, blocks.n) else _semi_hard_by_sorting
-        found.append((anchor + start, pos, search(scores, negative_scores, blocks.big, anchor, pos, hardest)))
-    return tuple(torch.cat(parts) for parts in zip(*found, strict=True))  # type: ignore[return-value]
+        chosen = search(scores, negative_scores, blocks.big, anchor, pos, hardest)
+        end = offset + anchor.shape[0]
+        torch.add(anchor, start, out=out[0][offset:end])
+        out[1][offset:end] = pos
+        out[2][offset:end] = chosen
+        offset = end
+    return out  # type: ignore[return-value]
 
 
 class _BatchAllTriplet(torch.autograd.Function):
@@ -253,3 +272,100 @@ def batch_all_triplet_losses(dist: Tensor, labels: Tensor, margin: float, soft_m
     """
     pos, neg = label_masks(labels)
     return _BatchAllTriplet.apply(dist, pos, neg, 0.0 if soft_margin else float(margin), soft_margin)
+
+
+def _triplet_terms(x: Tensor, a: Tensor, p: Tensor, n: Tensor, distance: str, margin: float, soft: bool) -> Tensor:
+    anchors = x.index_select(0, a)
+    diff = paired_distance(anchors, x.index_select(0, p), distance) - paired_distance(
+        anchors, x.index_select(0, n), distance
+    )
+    return TF.softplus(diff) if soft else (diff + margin).clamp_min(0.0)
+
+
+def _chunks(count: int, width: int) -> list[slice]:
+    """Slices of ``count`` triplets holding about ``_BLOCK_ELEMENTS`` gathered entries of ``width``."""
+    step = max(1, _BLOCK_ELEMENTS // max(width, 1))
+    return [slice(start, start + step) for start in range(0, count, step)]
+
+
+class _MinedTriplets(torch.autograd.Function):
+    """Per-anchor sums of mined triplets' losses, evaluated in chunks of triplets.
+
+    Forward and backward gather at most ``chunk x D`` embeddings at a time; backward
+    recomputes each chunk's distances. A backward that records a graph (second derivatives)
+    takes the same path with ``create_graph``, so it is exact.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, a: Tensor, p: Tensor, n: Tensor, distance: str, margin: float, soft: bool):  # type: ignore[override]
+        per_anchor = x.new_zeros(x.shape[0])
+        for sl in _chunks(a.shape[0], x.shape[1]):
+            per_anchor.index_add_(0, a[sl], _triplet_terms(x, a[sl], p[sl], n[sl], distance, margin, soft))
+        ctx.save_for_backward(x, a, p, n)
+        ctx.options = (distance, margin, soft)
+        return per_anchor
+
+    @staticmethod
+    def backward(ctx, grad_anchor: Tensor):  # type: ignore[override]
+        x, a, p, n = ctx.saved_tensors
+        distance, margin, soft = ctx.options
+        if torch.is_grad_enabled():  # create_graph: differentiate the formula itself (exact 2nd order)
+            grad = torch.zeros_like(x)
+            for sl in _chunks(a.shape[0], x.shape[1]):
+                with torch.enable_grad():
+                    terms = _triplet_terms(x, a[sl], p[sl], n[sl], distance, margin, soft)
+                (part,) = torch.autograd.grad(terms, x, grad_anchor[a[sl]], create_graph=True)
+                grad = grad + part
+            return grad, None, None, None, None, None, None
+        x = x.detach()
+        grad = torch.zeros_like(x)
+        for sl in _chunks(a.shape[0], x.shape[1]):
+            ai, pi, ni = a[sl], p[sl], n[sl]
+            xa, xp, xn = x.index_select(0, ai), x.index_select(0, pi), x.index_select(0, ni)
+            d_ap, ga_ap, gp = _distance_grads(xa, xp, distance)
+            d_an, ga_an, gn = _distance_grads(xa, xn, distance)
+            t = d_ap - d_an
+            slope = torch.sigmoid(t) if soft else (t + margin >= 0).to(t.dtype)  # clamp_min's rule at 0
+            w = (grad_anchor[ai] * slope)[:, None]
+            grad.index_add_(0, ai, w * (ga_ap - ga_an))
+            grad.index_add_(0, pi, w * gp)
+            grad.index_add_(0, ni, w.neg() * gn)
+        return grad, None, None, None, None, None, None
+
+
+def _distance_grads(x1: Tensor, x2: Tensor, distance: str) -> tuple[Tensor, Tensor, Tensor]:
+    """Row-wise :func:`paired_distance` ``d`` and its derivatives ``(dd/dx1, dd/dx2)``, in closed form.
+
+    The same subgradients as autograd of ``paired_distance``: 0 for the square root at 0, the
+    clamped norm treated as a constant below ``eps``, and ``clamp_min(0)`` passing at 0.
+    """
+    if distance == "cosine":
+        n1 = x1.norm(dim=1, keepdim=True).clamp_min(_NORM_EPS)
+        n2 = x2.norm(dim=1, keepdim=True).clamp_min(_NORM_EPS)
+        u1, u2 = x1 / n1, x2 / n2
+        c = (u1 * u2).sum(dim=1, keepdim=True)
+        live1 = (x1.norm(dim=1, keepdim=True) > _NORM_EPS).to(x1.dtype)
+        live2 = (x2.norm(dim=1, keepdim=True) > _NORM_EPS).to(x2.dtype)
+        passes = (1.0 - c >= 0).to(c.dtype)
+        g1 = -(u2 - live1 * c * u1) / n1 * passes
+        g2 = -(u1 - live2 * c * u2) / n2 * passes
+        return (1.0 - c).clamp_min(0.0).squeeze(1), g1, g2
+    diff = x1 - x2
+    sq = (diff * diff).sum(dim=1)
+    if distance == "squared_euclidean":
+        g1 = 2.0 * diff
+        return sq, g1, g1.neg()
+    d = torch.where(sq > 0, sq.clamp_min(torch.finfo(sq.dtype).tiny).sqrt(), torch.zeros_like(sq))
+    g1 = diff / torch.where(d > 0, d, torch.ones_like(d))[:, None]
+    return d, g1, g1.neg()
+
+
+def mined_triplet_losses(
+    x: Tensor, anchor: Tensor, positive: Tensor, negative: Tensor, distance: str, margin: float, soft_margin: bool
+) -> Tensor:
+    """Per-anchor sums ``(B,)`` of :math:`[d_{ap} - d_{an} + m]_+` (or the softplus form) over mined triplets.
+
+    Differentiable in ``x`` (second derivatives included); working memory ``O(chunk * D)``
+    whatever the number of triplets, where a chunk holds about 4M embedding entries.
+    """
+    return _MinedTriplets.apply(x, anchor, positive, negative, distance, float(margin), bool(soft_margin))

@@ -81,13 +81,43 @@ def _soft(x: Tensor, y: Tensor, gamma: float, alpha: float | None, pos_weight: T
     return loss, grad
 
 
+def _reference(x: Tensor, y: Tensor, gamma: float, alpha: float | Tensor | None, pos_weight: Tensor | None) -> Tensor:
+    """The same loss with differentiable torch operations (second derivatives, learnable options).
+
+    ``log(1 - p_t)`` comes from log-sigmoids as in ``_soft``; when the target itself requires
+    grad it is ``log(p + y (1 - 2p))`` instead, whose target derivative is finite at 0 and 1.
+    """
+    ls_p = torch.nn.functional.logsigmoid(x)
+    ls_n = ls_p - x
+    pos = y if pos_weight is None else y * pos_weight
+    loss = -(pos * ls_p + (1.0 - y) * ls_n)
+    if gamma != 0:
+        if y.requires_grad:
+            p = torch.sigmoid(x)
+            log1m_pt = torch.log((p + y * (1.0 - 2.0 * p)).clamp_min(torch.finfo(x.dtype).tiny))
+        else:  # 0/1 targets take their exact branch: no -inf term, whose second derivative is NaN
+            soft = torch.where((y == 0) | (y == 1), torch.full_like(y, 0.5), y)
+            mixed = torch.logaddexp(ls_p + torch.log1p(-soft), ls_n + torch.log(soft))
+            log1m_pt = torch.where(y == 0, ls_p, torch.where(y == 1, ls_n, mixed))
+        loss = torch.exp(log1m_pt * gamma) * loss
+    if alpha is not None:
+        loss = ((1.0 - alpha) + (2.0 * alpha - 1.0) * y) * loss
+    return loss
+
+
 def binary_focal_elementwise(
-    x: Tensor, y: Tensor, gamma: float, alpha: float | None, pos_weight: Tensor | None, hard: bool
+    x: Tensor, y: Tensor, gamma: float, alpha: float | Tensor | None, pos_weight: Tensor | None, hard: bool
 ) -> Tensor:
     """Unreduced sigmoid focal loss of logits ``x`` and targets ``y`` of the same shape.
 
-    ``hard=True`` promises that every target is exactly 0 or 1 (the faster kernel).
+    ``hard=True`` promises that every target is exactly 0 or 1 (the faster kernel). ``alpha``
+    may be a 0-d tensor (learnable: the loss is then differentiable in it).
     """
     if pos_weight is not None:
         pos_weight = torch.broadcast_to(pos_weight, x.shape)
-    return closed_form(_hard if hard else _soft, x, y, gamma, alpha, pos_weight)
+    kernel = _hard if hard else _soft
+    if isinstance(alpha, Tensor) and not alpha.requires_grad:
+        alpha = float(alpha)
+    if isinstance(alpha, Tensor):
+        return _reference(x, y, gamma, alpha, pos_weight)
+    return closed_form(kernel, _reference, x, y, gamma, alpha, pos_weight)

@@ -67,9 +67,36 @@ def _forward(x: Tensor, index: Tensor, coef: Tensor | None, gamma: float, need_g
     return loss, grad
 
 
+def log1m_softmax(x: Tensor, logp: Tensor) -> Tensor:
+    """``log(1 - softmax(x))`` along dim 1, accurate and with finite gradients everywhere.
+
+    For every class but the row's arg-max, ``p <= 1/2`` and ``log1p(-p)`` is well conditioned.
+    For the arg-max class it is ``logsumexp`` over the other classes minus ``logsumexp`` over all.
+    """
+    lse = torch.logsumexp(x, dim=1, keepdim=True)
+    top = x.argmax(dim=1, keepdim=True)
+    is_top = torch.zeros_like(x, dtype=torch.bool).scatter_(1, top, True)
+    floor = torch.finfo(x.dtype).min
+    others = torch.logsumexp(x.masked_fill(is_top, floor), dim=1, keepdim=True) - lse
+    p_safe = torch.where(is_top, torch.zeros_like(logp), logp.exp())
+    return torch.where(is_top, others, torch.log1p(-p_safe))
+
+
+def _reference(x: Tensor, index: Tensor, coef: Tensor | None, gamma: float) -> Tensor:
+    """The same loss with differentiable torch operations (second derivatives, learnable ``coef``)."""
+    logp = torch.log_softmax(x, dim=1)
+    terms = logp.gather(1, index)
+    if gamma != 0:
+        terms = terms * torch.exp(gamma * log1m_softmax(x, logp).gather(1, index))
+    if coef is not None:
+        terms = terms * coef
+    return -terms.squeeze(1)
+
+
 def multiclass_focal_hard(x: Tensor, index: Tensor, coef: Tensor | None, gamma: float) -> Tensor:
     """Per-item focal loss ``(N, d...)`` of logits ``x`` ``(N, C, d...)`` and targets ``index`` ``(N, 1, d...)``.
 
-    ``coef`` ``(N, 1, d...)`` holds the per-item factor ``alpha_t * w_t`` (``None``: 1).
+    ``coef`` ``(N, 1, d...)`` holds the per-item factor ``alpha_t * w_t`` (``None``: 1); it may
+    require grad (learnable class weights or ``alpha``).
     """
-    return closed_form(_forward, x, index, coef, gamma)
+    return closed_form(_forward, _reference, x, index, coef, gamma)

@@ -24,18 +24,22 @@ from losskit._errors import LossInputError
 from losskit._numerics import compute_dtype, restore, upcast
 from losskit._reduction import NumItems, reduce_loss
 from losskit._validation import (
-    check_broadcastable,
+    as_class_indices,
     check_class_indices,
     check_float,
-    check_integer,
+    check_ignore_index,
+    check_label_smoothing,
     check_reduction,
+    check_same_device,
     check_same_shape,
+    check_sample_weight,
     check_scalar_range,
     check_values_in_range,
     describe,
+    values_checked,
 )
 from losskit.functional._focal_binary import binary_focal_elementwise
-from losskit.functional._focal_multiclass import multiclass_focal_hard
+from losskit.functional._focal_multiclass import log1m_softmax, multiclass_focal_hard
 
 __all__ = ["binary_cross_entropy_with_logits", "binary_focal_loss", "cross_entropy", "focal_loss"]
 
@@ -54,21 +58,19 @@ def _binary_inputs(
     check_float("input", input)
     if not isinstance(target, Tensor):
         raise LossInputError("target", "a torch.Tensor", type(target).__name__)
+    check_same_device("target", target, input)
     check_same_shape("target", target, input.shape, "the shape of `input`")
     check_reduction(reduction)
-    check_scalar_range("label_smoothing", label_smoothing, 0.0, 1.0, high_inclusive=False)
-    if target.requires_grad:
-        raise LossInputError("target", "a tensor that does not require grad", describe(target))
+    check_label_smoothing(label_smoothing)
+    if target.is_complex():
+        raise LossInputError("target", "a real tensor (0/1, bool or soft targets)", describe(target))
     dtype = compute_dtype(input)
     y = target.to(dtype)
     check_values_in_range("target", y, 0.0, 1.0)
     if pos_weight is not None:
-        check_float("pos_weight", pos_weight)
-        check_broadcastable("pos_weight", pos_weight, input.shape, "the shape of `input`")
-        check_values_in_range("pos_weight", pos_weight, 0.0, float("inf"))
+        check_sample_weight("pos_weight", pos_weight, input.shape, "the shape of `input`", input)
     if weight is not None:
-        check_float("weight", weight)
-        check_broadcastable("weight", weight, input.shape, "the shape of `input`")
+        check_sample_weight("weight", weight, input.shape, "the shape of `input`", input)
     if label_smoothing:
         y = y * (1.0 - label_smoothing) + 0.5 * label_smoothing
     return upcast(input, dtype), y, upcast(weight, dtype), upcast(pos_weight, dtype)
@@ -95,7 +97,8 @@ def binary_cross_entropy_with_logits(
 
     Args:
         input: logits ``(*)``.
-        target: 0/1 or soft targets in ``[0, 1]``, same shape (bool and integer tensors are accepted).
+        target: 0/1 or soft targets in ``[0, 1]``, same shape (bool and integer tensors are
+            accepted; a floating target that requires grad gets its gradient, as in PyTorch).
         weight: per-element weights broadcastable to ``(*)``.
         pos_weight: weight of the positive term, broadcastable to ``(*)`` (``(L,)`` for ``L``
             labels); ``n_neg / n_pos`` balances a label (see :func:`losskit.imbalance.pos_weight`).
@@ -106,6 +109,11 @@ def binary_cross_entropy_with_logits(
 
     Matches :func:`torch.nn.functional.binary_cross_entropy_with_logits` for ``"none"``,
     ``"sum"`` and unweighted ``"mean"``.
+
+    Example:
+        >>> import torch, losskit
+        >>> losskit.binary_cross_entropy_with_logits(torch.zeros(2), torch.tensor([1.0, 0.0]))  # log 2
+        tensor(0.6931)
     """
     x, y, w, pw = _binary_inputs(input, target, weight, pos_weight, label_smoothing, reduction)
     loss = TF.binary_cross_entropy_with_logits(x, y, pos_weight=pw, reduction="none")
@@ -117,7 +125,7 @@ def binary_focal_loss(
     target: Tensor,
     *,
     gamma: float = 2.0,
-    alpha: float | None = None,
+    alpha: float | Tensor | None = None,
     pos_weight: Tensor | None = None,
     weight: Tensor | None = None,
     label_smoothing: float = 0.0,
@@ -139,23 +147,44 @@ def binary_focal_loss(
     log-sigmoids, and the gradient in closed form, so loss and gradient stay finite for
     ``gamma < 1`` at logits of ``+-1e4`` (the textbook form gives NaN there).
 
+    Every gradient is exact, second derivatives included (``create_graph=True``), and so are
+    the gradients of learnable options: an ``alpha``, ``pos_weight``, ``weight`` or soft
+    ``target`` that requires grad gets it (that call runs the plain autograd formula).
+
     Args:
         input: logits ``(*)``.
-        target: 0/1 or soft targets in ``[0, 1]``, same shape.
+        target: 0/1 or soft targets in ``[0, 1]``, same shape (bool and integer tensors too).
         gamma: focusing parameter ``>= 0``.
-        alpha: positive-class balance in ``[0, 1]`` or ``None``.
+        alpha: positive-class balance in ``[0, 1]`` (a number or a 0-d tensor) or ``None``.
         pos_weight, weight, label_smoothing, reduction, num_items: as in
             :func:`binary_cross_entropy_with_logits` (``alpha`` does not enter the mean's
             denominator; ``weight`` does).
+
+    Example:
+        >>> import torch, losskit
+        >>> x, y = torch.tensor([2.0, -1.0, 0.5]), torch.tensor([1, 0, 1])
+        >>> losskit.binary_focal_loss(x, y, gamma=0.0, label_smoothing=0.1)  # = BCE with smoothing
+        tensor(0.3631)
     """
     check_scalar_range("gamma", gamma, 0.0)
-    if alpha is not None:
+    if isinstance(alpha, Tensor):
+        check_float("alpha", alpha)
+        if alpha.numel() != 1:
+            raise LossInputError("alpha", "a number in [0, 1] or a one-element tensor", describe(alpha))
+        check_same_device("alpha", alpha, input)
+        check_values_in_range("alpha", alpha, 0.0, 1.0)
+        alpha = alpha.reshape(()).to(compute_dtype(input))
+    elif alpha is not None:
         check_scalar_range("alpha", alpha, 0.0, 1.0)
+        alpha = float(alpha)
     x, y, w, pw = _binary_inputs(input, target, weight, pos_weight, label_smoothing, reduction)
-    hard = not target.is_floating_point() or (
-        not label_smoothing and not torch.compiler.is_compiling() and bool(((y == 0) | (y == 1)).all())
+    # The 0/1 kernel only for targets known to be 0/1 without smoothing: integer and bool
+    # targets, or float ones read to be 0/1 when value checks run (never a device read otherwise).
+    hard = not label_smoothing and (
+        not target.is_floating_point()
+        or (values_checked() and not y.is_meta and not y.requires_grad and bool(((y == 0) | (y == 1)).all()))
     )
-    loss = binary_focal_elementwise(x, y, float(gamma), None if alpha is None else float(alpha), pw, hard)
+    loss = binary_focal_elementwise(x, y, float(gamma), alpha, pw, hard)
     return restore(reduce_loss(loss, reduction=reduction, weight=w, num_items=num_items), input)
 
 
@@ -180,15 +209,17 @@ def _multiclass_inputs(
     target: Tensor,
     weight: Tensor | None,
     sample_weight: Tensor | None,
-    ignore_index: int,
+    ignore_index: int | None,
     label_smoothing: float,
     reduction: str,
 ) -> _MultiClass:
     check_float("input", input)
     if not isinstance(target, Tensor):
         raise LossInputError("target", "a torch.Tensor", type(target).__name__)
+    check_same_device("target", target, input)
     check_reduction(reduction)
-    check_scalar_range("label_smoothing", label_smoothing, 0.0, 1.0, high_inclusive=False)
+    check_label_smoothing(label_smoothing)
+    ignore_index = check_ignore_index(ignore_index)
     if input.dim() == 0:
         raise LossInputError("input", "logits of shape (N, C, ...) or (C,)", describe(input))
     unbatched = input.dim() == 1
@@ -198,7 +229,7 @@ def _multiclass_inputs(
     hard = not target.is_floating_point()
     t = target.unsqueeze(0) if unbatched else target
     if hard:
-        check_integer("target", t)
+        t = as_class_indices("target", t)
         check_same_shape("target", t, batch_shape, "class indices for `input` of shape (N, C, d1, ...)")
         check_class_indices("target", t, num_classes, ignore_index)
     else:
@@ -209,20 +240,15 @@ def _multiclass_inputs(
                 describe(target),
             )
         check_values_in_range("target", t, 0.0, 1.0)
-        if t.requires_grad:
-            raise LossInputError("target", "a tensor that does not require grad", describe(target))
     if weight is not None:
-        check_float("weight", weight)
+        check_sample_weight("weight", weight, (num_classes,), "one weight per class", input)
         check_same_shape("weight", weight, (num_classes,), "one weight per class")
-        check_values_in_range("weight", weight, 0.0, float("inf"))
     if sample_weight is not None:
-        check_float("sample_weight", sample_weight)
-        sw_shape = sample_weight.shape
-        if unbatched and sample_weight.dim() == 0:
+        if unbatched and isinstance(sample_weight, Tensor) and sample_weight.dim() == 0:
             sample_weight = sample_weight.reshape(1)
-        check_broadcastable("sample_weight", sample_weight, batch_shape, f"the batch shape {tuple(sw_shape)}")
+        check_sample_weight("sample_weight", sample_weight, batch_shape, f"the batch shape {batch_shape}", input)
     dtype = compute_dtype(input)
-    mask = (t != ignore_index) if hard else None
+    mask = (t != ignore_index) if hard and ignore_index is not None else None
     return _MultiClass(
         x=upcast(x, dtype),
         target=t if hard else t.to(dtype),
@@ -239,12 +265,16 @@ def _class_dim_view(v: Tensor, x: Tensor) -> Tensor:
     return v.reshape(1, -1, *([1] * (x.dim() - 2)))
 
 
+def _safe_index(mc: _MultiClass) -> Tensor:
+    """Hard targets with ignored entries replaced by class 0 (their loss is masked anyway)."""
+    return mc.target if mc.mask is None else torch.where(mc.mask, mc.target, torch.zeros_like(mc.target))
+
+
 def _reduce_multiclass(loss: Tensor, mc: _MultiClass, reduction: str, num_items: NumItems, like: Tensor) -> Tensor:
     """Apply the shared rule: hard targets divide by the summed target-class weights."""
     denom = None
     if mc.hard and mc.weight is not None:
-        safe = torch.where(mc.mask, mc.target, torch.zeros_like(mc.target))
-        denom = mc.weight[safe]
+        denom = mc.weight[_safe_index(mc)]
     if mc.sample_weight is not None:
         loss = loss * mc.sample_weight
         denom = mc.sample_weight if denom is None else denom * mc.sample_weight
@@ -260,7 +290,7 @@ def cross_entropy(
     *,
     weight: Tensor | None = None,
     sample_weight: Tensor | None = None,
-    ignore_index: int = -100,
+    ignore_index: int | None = -100,
     label_smoothing: float = 0.0,
     reduction: str = "mean",
     num_items: NumItems = None,
@@ -285,31 +315,23 @@ def cross_entropy(
         weight: per-class weights ``(C,)``.
         sample_weight: per-item weights broadcastable to ``(N, d1, ...)``; they scale each item's
             loss and its share of the denominator.
-        ignore_index: target value that is ignored (hard targets).
-        label_smoothing: ``eps`` in ``[0, 1)``.
+        ignore_index: target value that is ignored (hard targets); ``None``: none is.
+        label_smoothing: ``eps`` in ``[0, 1)`` (the one rule of
+            :func:`losskit._validation.check_label_smoothing`).
         reduction: ``"mean"``, ``"sum"`` or ``"none"`` (shape ``(N, d1, ...)``).
         num_items: divide the weighted sum by this instead (gradient accumulation).
+
+    A probability target that requires grad gets its gradient, as in PyTorch.
+
+    Example:
+        >>> import torch, losskit
+        >>> losskit.cross_entropy(torch.zeros(2, 4), torch.tensor([1, 3]))  # log 4
+        tensor(1.3863)
     """
     mc = _multiclass_inputs(input, target, weight, sample_weight, ignore_index, label_smoothing, reduction)
-    loss = TF.cross_entropy(
-        mc.x, mc.target, weight=mc.weight, ignore_index=ignore_index, label_smoothing=label_smoothing, reduction="none"
-    )
+    target = _safe_index(mc) if mc.hard else mc.target  # ignored items are masked by the reduction
+    loss = TF.cross_entropy(mc.x, target, weight=mc.weight, label_smoothing=label_smoothing, reduction="none")
     return _reduce_multiclass(loss, mc, reduction, num_items, input)
-
-
-def _log1m_softmax(x: Tensor, logp: Tensor) -> Tensor:
-    """``log(1 - softmax(x))`` along dim 1, accurate and with finite gradients everywhere.
-
-    For every class but the row's arg-max, ``p <= 1/2`` and ``log1p(-p)`` is well conditioned.
-    For the arg-max class it is ``logsumexp`` over the other classes minus ``logsumexp`` over all.
-    """
-    lse = torch.logsumexp(x, dim=1, keepdim=True)
-    top = x.argmax(dim=1, keepdim=True)
-    is_top = torch.zeros_like(x, dtype=torch.bool).scatter_(1, top, True)
-    floor = torch.finfo(x.dtype).min
-    others = torch.logsumexp(x.masked_fill(is_top, floor), dim=1, keepdim=True) - lse
-    p_safe = torch.where(is_top, torch.zeros_like(logp), logp.exp())
-    return torch.where(is_top, others, torch.log1p(-p_safe))
 
 
 def focal_loss(
@@ -320,7 +342,7 @@ def focal_loss(
     alpha: float | Tensor | None = None,
     weight: Tensor | None = None,
     sample_weight: Tensor | None = None,
-    ignore_index: int = -100,
+    ignore_index: int | None = -100,
     label_smoothing: float = 0.0,
     reduction: str = "mean",
     num_items: NumItems = None,
@@ -335,54 +357,56 @@ def focal_loss(
     familiar :math:`-\alpha_t w_t (1 - p_t)^\gamma \log p_t`. ``gamma = 0`` with ``alpha=None``
     equals :func:`cross_entropy` exactly (same weights, smoothing, ignore_index and reduction).
     ``(1 - p)^gamma`` is ``exp(gamma * log(1 - p))`` with ``log(1 - p)`` computed without
-    cancellation (see ``_log1m_softmax``), so gradients stay finite for ``gamma < 1`` at
-    logits of ``+-1e4``.
+    cancellation (see ``log1m_softmax``), so gradients stay finite for ``gamma < 1`` at
+    logits of ``+-1e4``. Every gradient is exact, second derivatives included, and learnable
+    class ``weight``, ``alpha`` or soft targets that require grad get their gradients.
 
     Args:
         input, target, weight, sample_weight, ignore_index, label_smoothing, reduction, num_items:
             as in :func:`cross_entropy` (class weights enter the mean's denominator).
         gamma: focusing parameter ``>= 0``.
-        alpha: a scalar in ``[0, 1]`` (a constant factor) or per-class factors ``(C,)`` in
-            ``[0, 1]``; not part of the denominator. ``None``: no alpha factor.
+        alpha: a scalar in ``[0, 1]`` (a constant factor, a number or 0-d tensor) or per-class
+            factors ``(C,)`` in ``[0, 1]``; not part of the denominator. ``None``: no alpha factor.
+
+    Example:
+        >>> import torch, losskit
+        >>> x, y = torch.tensor([[2.0, 0.0, -1.0]]), torch.tensor([0])
+        >>> torch.allclose(losskit.focal_loss(x, y, gamma=0.0), losskit.cross_entropy(x, y))
+        True
     """
     check_scalar_range("gamma", gamma, 0.0)
     mc = _multiclass_inputs(input, target, weight, sample_weight, ignore_index, label_smoothing, reduction)
     x = mc.x
     num_classes = x.shape[1]
-    alpha_c = None
-    if alpha is not None:
-        if isinstance(alpha, Tensor) and alpha.dim() > 0:
-            check_float("alpha", alpha)
+    alpha_c: Tensor | None = None  # per-class factors (C,) or a 0-d factor, in x's dtype
+    if isinstance(alpha, Tensor):
+        check_float("alpha", alpha)
+        check_same_device("alpha", alpha, input)
+        if alpha.dim() > 0:
             check_same_shape("alpha", alpha, (num_classes,), "one factor per class")
-            check_values_in_range("alpha", alpha, 0.0, 1.0)
-            alpha_c = _class_dim_view(alpha.to(x.dtype), x)
-        else:
-            check_scalar_range("alpha", float(alpha), 0.0, 1.0)
-            alpha_c = float(alpha)
+        check_values_in_range("alpha", alpha, 0.0, 1.0)
+        alpha_c = alpha.to(x.dtype)
+    elif alpha is not None:
+        check_scalar_range("alpha", alpha, 0.0, 1.0)
+        alpha_c = torch.tensor(float(alpha), dtype=x.dtype, device=x.device)
     if mc.hard and not label_smoothing:
-        index = torch.where(mc.mask, mc.target, torch.zeros_like(mc.target)).unsqueeze(1)
+        index = _safe_index(mc).unsqueeze(1)
         coef = None if mc.weight is None else mc.weight[index]
         if alpha_c is not None:
-            a_t = alpha_c if isinstance(alpha_c, float) else alpha.to(x.dtype)[index]
+            a_t = alpha_c[index] if alpha_c.dim() > 0 else alpha_c.expand(index.shape)
             coef = a_t if coef is None else coef * a_t
-            if isinstance(coef, float):
-                coef = torch.full(index.shape, coef, dtype=x.dtype, device=x.device)
         loss = multiclass_focal_hard(x, index, coef, float(gamma))
     else:
-        if mc.hard:
-            safe = torch.where(mc.mask, mc.target, torch.zeros_like(mc.target))
-            y = TF.one_hot(safe, num_classes).movedim(-1, 1).to(x.dtype)
-        else:
-            y = mc.target
+        y = TF.one_hot(_safe_index(mc), num_classes).movedim(-1, 1).to(x.dtype) if mc.hard else mc.target
         if label_smoothing:
             y = y * (1.0 - label_smoothing) + label_smoothing / num_classes
         logp = torch.log_softmax(x, dim=1)
         terms = y * logp
         if gamma:
-            terms = terms * torch.exp(gamma * _log1m_softmax(x, logp))
+            terms = terms * torch.exp(gamma * log1m_softmax(x, logp))
         if mc.weight is not None:
             terms = terms * _class_dim_view(mc.weight, x)
         if alpha_c is not None:
-            terms = terms * alpha_c
+            terms = terms * (_class_dim_view(alpha_c, x) if alpha_c.dim() > 0 else alpha_c)
         loss = -terms.sum(dim=1)
     return _reduce_multiclass(loss, mc, reduction, num_items, input)

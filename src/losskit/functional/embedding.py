@@ -22,11 +22,12 @@ from losskit._errors import LossInputError
 from losskit._numerics import compute_dtype, restore, upcast
 from losskit._reduction import NumItems, reduce_loss
 from losskit._validation import (
+    as_class_indices,
     check_choice,
     check_class_indices,
     check_float,
-    check_integer,
     check_reduction,
+    check_same_device,
     check_same_shape,
     check_scalar_range,
     describe,
@@ -34,7 +35,12 @@ from losskit._validation import (
 )
 from losskit.embedding.distances import DISTANCES, paired_distance, pairwise_distance_matrix
 from losskit.embedding.distributed import all_gather_with_grad
-from losskit.embedding.miners import batch_all_triplet_losses, batch_hard_triplets, semi_hard_triplets
+from losskit.embedding.miners import (
+    batch_all_triplet_losses,
+    batch_hard_triplets,
+    mined_triplet_losses,
+    semi_hard_triplets,
+)
 
 __all__ = [
     "arcface_loss",
@@ -60,11 +66,14 @@ def _check_matrix(name: str, t: object) -> None:
         raise LossInputError(name, "a 2-d tensor (batch, embedding_dim)", describe(t))
 
 
-def _check_labels(name: str, t: object, n: int) -> None:
+def _check_labels(name: str, t: object, like: Tensor) -> Tensor:
+    """Class labels ``(B,)`` of the rows of ``like``, by the one integer-target rule (as int64)."""
     if not isinstance(t, Tensor):
         raise LossInputError(name, "a torch.Tensor", type(t).__name__)
-    check_integer(name, t)
-    check_same_shape(name, t, (n,), "one label per embedding")
+    t = as_class_indices(name, t)
+    check_same_device(name, t, like)
+    check_same_shape(name, t, (like.shape[0],), "one label per embedding")
+    return t
 
 
 def _check_temperature(temperature: float | Tensor) -> None:
@@ -136,8 +145,8 @@ def triplet_margin_loss(
 
 
 def triplet_loss(
-    embeddings: Tensor,
-    labels: Tensor,
+    input: Tensor,
+    target: Tensor,
     *,
     margin: float = 0.2,
     mining: str = "batch_hard",
@@ -170,13 +179,15 @@ def triplet_loss(
     The embeddings are used as given: there is no hidden normalisation (normalise them first
     if you want distances between unit vectors; ``distance="cosine"`` does so by definition).
     ``batch_hard`` and ``semi_hard`` mine without gradient in blocks of anchors (never a
-    ``B x B x B`` tensor; for large batches not even a whole ``B x B`` one) and recompute only the
-    mined distances with gradient; ``batch_all`` runs in blocks of anchor-positive pairs with
-    ``O(B^2)`` memory.
+    ``B x B x B`` tensor; for large batches not even a whole ``B x B`` one) and evaluate the
+    mined triplets in chunks, forward and backward, from the embeddings: besides the mined
+    indices (``A`` triplets: ``B`` for batch-hard, up to ``B^2`` for semi-hard with few classes)
+    the working memory stays ``O(block * B)`` for every class count. ``batch_all`` runs in
+    blocks of anchor-positive pairs with ``O(B^2)`` memory.
 
     Args:
-        embeddings: ``(B, D)``.
-        labels: ``(B,)`` integer class labels.
+        input: ``(B, D)`` embeddings.
+        target: ``(B,)`` integer class labels (any integer dtype).
         margin: :math:`m \\ge 0` (ignored with ``soft_margin``).
         mining: ``"batch_hard"``, ``"semi_hard"`` or ``"batch_all"``.
         distance: ``"euclidean"``, ``"squared_euclidean"`` or ``"cosine"`` (``1 - cos``).
@@ -191,13 +202,12 @@ def triplet_loss(
         with the graph connected.
     """
     check_reduction(reduction)
-    _check_matrix("embeddings", embeddings)
-    _check_labels("labels", labels, embeddings.shape[0])
+    _check_matrix("input", input)
+    labels = _check_labels("target", target, input)
     check_scalar_range("margin", margin, 0.0)
     check_choice("mining", mining, MINING)
     check_choice("distance", distance, DISTANCES)
-    x = upcast(embeddings, compute_dtype(embeddings))
-    n = x.shape[0]
+    x = upcast(input, compute_dtype(input))
     # The zero keeps every embedding in the graph even when no triplet counts.
     connected = x.sum() * 0
     if mining == "batch_all":
@@ -206,22 +216,16 @@ def triplet_loss(
     else:
         miner = batch_hard_triplets if mining == "batch_hard" else semi_hard_triplets
         a, p, neg = miner(x, labels, distance)
-        # Distances of the mined pairs only, straight from the embeddings: O(A * D) backward.
-        anchors = x.index_select(0, a)
-        diff = paired_distance(anchors, x.index_select(0, p), distance) - paired_distance(
-            anchors, x.index_select(0, neg), distance
-        )
-        losses = TF.softplus(diff) if soft_margin else (diff + margin).clamp_min(0.0)
-        per_anchor = x.new_zeros(n).index_add(0, a, losses)
+        per_anchor = mined_triplet_losses(x, a, p, neg, distance, float(margin), soft_margin)
         count = torch.tensor(a.shape[0], dtype=x.dtype, device=x.device)
     per_anchor = per_anchor + connected
     if reduction == "none":
-        return restore(per_anchor, embeddings)
+        return restore(per_anchor, input)
     total = per_anchor.sum()
     if reduction == "sum":
-        return restore(total, embeddings)
+        return restore(total, input)
     mean = reduce_loss(total, reduction="mean", num_items=count if num_items is None else num_items)
-    return restore(mean, embeddings)
+    return restore(mean, input)
 
 
 # --------------------------------------------------------------------------------------
@@ -230,9 +234,9 @@ def triplet_loss(
 
 
 def contrastive_loss(
-    x1: Tensor,
-    x2: Tensor,
-    same: Tensor,
+    input1: Tensor,
+    input2: Tensor,
+    target: Tensor,
     *,
     margin: float = 1.0,
     distance: str = "euclidean",
@@ -244,13 +248,14 @@ def contrastive_loss(
 
     .. math::
         \\ell_i = s_i \\tfrac12 d_i^2 + (1 - s_i) \\tfrac12 \\max(0, m - d_i)^2,
-        \\qquad d_i = d(x1_i, x2_i)
+        \\qquad d_i = d(\\mathrm{input1}_i, \\mathrm{input2}_i)
 
-    where :math:`s_i = 1` marks a similar pair. No hidden normalisation of the embeddings.
+    where :math:`s_i = 1` (``target``) marks a similar pair. No hidden normalisation of the
+    embeddings.
 
     Args:
-        x1, x2: ``(N, D)`` embeddings of the two sides of each pair.
-        same: ``(N,)``, bool or 0/1 (integer or float): whether the pair is similar.
+        input1, input2: ``(N, D)`` embeddings of the two sides of each pair.
+        target: ``(N,)``, bool or 0/1 (integer or float): whether the pair is similar.
         margin: :math:`m \\ge 0`, the distance beyond which dissimilar pairs cost nothing.
         distance: ``"euclidean"``, ``"squared_euclidean"`` or ``"cosine"``.
         reduction, num_items: see :func:`losskit._reduction.reduce_loss`.
@@ -259,22 +264,24 @@ def contrastive_loss(
         A scalar, or ``(N,)`` for ``reduction="none"``.
     """
     check_reduction(reduction)
-    _check_matrix("x1", x1)
-    check_float("x2", x2)
-    check_same_shape("x2", x2, x1.shape, "the shape of `x1`")
-    if not isinstance(same, Tensor):
-        raise LossInputError("same", "a torch.Tensor", type(same).__name__)
-    check_same_shape("same", same, (x1.shape[0],), "one flag per pair")
-    if values_checked() and same.dtype != torch.bool and same.numel() > 0:
-        if not bool(((same == 0) | (same == 1)).all()):
-            raise LossInputError("same", "bool or 0/1 values", "other values")
+    _check_matrix("input1", input1)
+    check_float("input2", input2)
+    check_same_device("input2", input2, input1, "input1")
+    check_same_shape("input2", input2, input1.shape, "the shape of `input1`")
+    if not isinstance(target, Tensor):
+        raise LossInputError("target", "a torch.Tensor", type(target).__name__)
+    check_same_device("target", target, input1, "input1")
+    check_same_shape("target", target, (input1.shape[0],), "one flag per pair")
+    if values_checked() and target.dtype != torch.bool and target.numel() > 0 and not target.is_meta:
+        if not bool(((target == 0) | (target == 1)).all()):
+            raise LossInputError("target", "bool or 0/1 values", "other values")
     check_scalar_range("margin", margin, 0.0)
     check_choice("distance", distance, DISTANCES)
-    dtype = compute_dtype(x1)
-    d = paired_distance(upcast(x1, dtype), upcast(x2, dtype), distance)
-    s = same.to(dtype)
+    dtype = compute_dtype(input1)
+    d = paired_distance(upcast(input1, dtype), upcast(input2, dtype), distance)
+    s = target.to(dtype)
     loss = 0.5 * (s * d.square() + (1.0 - s) * (margin - d).clamp_min(0.0).square())
-    return restore(reduce_loss(loss, reduction=reduction, num_items=num_items), x1)
+    return restore(reduce_loss(loss, reduction=reduction, num_items=num_items), input1)
 
 
 # --------------------------------------------------------------------------------------
@@ -405,23 +412,26 @@ def ntxent(
 # --------------------------------------------------------------------------------------
 
 
-def _check_margin_inputs(embeddings: Tensor, weight: Tensor, target: Tensor, scale: float) -> None:
-    _check_matrix("embeddings", embeddings)
-    _check_matrix("weight", weight)
-    if weight.shape[1] != embeddings.shape[1]:
+def _check_margin_inputs(input: Tensor, centers: Tensor, target: Tensor, scale: float) -> Tensor:
+    """Validate an additive-margin softmax call; returns ``target`` as int64 class indices."""
+    _check_matrix("input", input)
+    _check_matrix("centers", centers)
+    check_same_device("centers", centers, input)
+    if centers.shape[1] != input.shape[1]:
         raise LossInputError(
-            "weight", f"of shape (num_classes, {embeddings.shape[1]}) (the embedding size)", describe(weight)
+            "centers", f"of shape (num_classes, {input.shape[1]}) (the embedding size)", describe(centers)
         )
-    _check_labels("target", target, embeddings.shape[0])
-    check_class_indices("target", target, weight.shape[0], None)
+    target = _check_labels("target", target, input)
+    check_class_indices("target", target, centers.shape[0], None)
     check_scalar_range("scale", scale, 0.0, math.inf, low_inclusive=False)
+    return target
 
 
-def _cosine(embeddings: Tensor, weight: Tensor) -> Tensor:
+def _cosine(input: Tensor, centers: Tensor) -> Tensor:
     """``(N, C)`` cosines between embeddings and class centres, in float32 for half inputs."""
-    dtype = torch.promote_types(compute_dtype(embeddings), compute_dtype(weight))
-    x = TF.normalize(embeddings.to(dtype), dim=1, eps=_NORM_EPS)
-    w = TF.normalize(weight.to(dtype), dim=1, eps=_NORM_EPS)
+    dtype = torch.promote_types(compute_dtype(input), compute_dtype(centers))
+    x = TF.normalize(input.to(dtype), dim=1, eps=_NORM_EPS)
+    w = TF.normalize(centers.to(dtype), dim=1, eps=_NORM_EPS)
     return x @ w.T
 
 
@@ -435,8 +445,8 @@ def _margin_softmax(
 
 
 def arcface_loss(
-    embeddings: Tensor,
-    weight: Tensor,
+    input: Tensor,
+    centers: Tensor,
     target: Tensor,
     *,
     scale: float = 64.0,
@@ -461,9 +471,9 @@ def arcface_loss(
     under autocast).
 
     Args:
-        embeddings: ``(N, D)``.
-        weight: ``(C, D)`` class centres.
-        target: ``(N,)`` class indices in ``[0, C)``.
+        input: ``(N, D)`` embeddings.
+        centers: ``(C, D)`` class centres (a learnable matrix; see :class:`losskit.nn.ArcFace`).
+        target: ``(N,)`` class indices in ``[0, C)`` (any integer dtype).
         scale: :math:`s > 0`.
         margin: :math:`m \\in [0, \\pi)`, in radians.
         easy_margin: apply the margin only to targets with a positive cosine.
@@ -473,10 +483,10 @@ def arcface_loss(
         A scalar, or ``(N,)`` for ``reduction="none"``.
     """
     check_reduction(reduction)
-    _check_margin_inputs(embeddings, weight, target, scale)
+    target = _check_margin_inputs(input, centers, target, scale)
     check_scalar_range("margin", margin, 0.0, math.pi, high_inclusive=False)
-    with torch.autocast(embeddings.device.type, enabled=False):
-        cos = _cosine(embeddings, weight)
+    with torch.autocast(input.device.type, enabled=False):
+        cos = _cosine(input, centers)
         rows = torch.arange(cos.shape[0], device=cos.device)
         cos_t = cos[rows, target]
         clamped = cos_t.clamp(-1.0 + _COS_EPS, 1.0 - _COS_EPS)
@@ -487,12 +497,12 @@ def arcface_loss(
         else:
             phi = torch.where(cos_t > math.cos(math.pi - margin), phi, cos_t - margin * math.sin(margin))
         out = _margin_softmax(cos, target, phi, scale, reduction, num_items)
-    return restore(out, embeddings)
+    return restore(out, input)
 
 
 def cosface_loss(
-    embeddings: Tensor,
-    weight: Tensor,
+    input: Tensor,
+    centers: Tensor,
     target: Tensor,
     *,
     scale: float = 64.0,
@@ -508,9 +518,9 @@ def cosface_loss(
     inputs are computed in float32 (also under autocast).
 
     Args:
-        embeddings: ``(N, D)``.
-        weight: ``(C, D)`` class centres.
-        target: ``(N,)`` class indices in ``[0, C)``.
+        input: ``(N, D)`` embeddings.
+        centers: ``(C, D)`` class centres (a learnable matrix; see :class:`losskit.nn.ArcFace`).
+        target: ``(N,)`` class indices in ``[0, C)`` (any integer dtype).
         scale: :math:`s > 0`.
         margin: :math:`m \\ge 0`.
         reduction, num_items: see :func:`losskit._reduction.reduce_loss`.
@@ -519,10 +529,10 @@ def cosface_loss(
         A scalar, or ``(N,)`` for ``reduction="none"``.
     """
     check_reduction(reduction)
-    _check_margin_inputs(embeddings, weight, target, scale)
+    target = _check_margin_inputs(input, centers, target, scale)
     check_scalar_range("margin", margin, 0.0)
-    with torch.autocast(embeddings.device.type, enabled=False):
-        cos = _cosine(embeddings, weight)
+    with torch.autocast(input.device.type, enabled=False):
+        cos = _cosine(input, centers)
         rows = torch.arange(cos.shape[0], device=cos.device)
         out = _margin_softmax(cos, target, cos[rows, target] - margin, scale, reduction, num_items)
-    return restore(out, embeddings)
+    return restore(out, input)

@@ -18,9 +18,11 @@ from losskit._errors import LossInputError
 from losskit._numerics import compute_dtype, restore, upcast
 from losskit._reduction import NumItems, reduce_loss
 from losskit._validation import (
+    check_finite,
     check_float,
     check_integer,
     check_reduction,
+    check_same_device,
     check_same_shape,
     check_scalar_range,
     describe,
@@ -93,8 +95,8 @@ def _as_groups(scores: Tensor, relevance: Tensor, group: Tensor) -> tuple[Tensor
 
 
 def pairwise_logistic_loss(
-    scores: Tensor,
-    relevance: Tensor,
+    input: Tensor,
+    target: Tensor,
     *,
     group: Tensor | None = None,
     sigma: float = 1.0,
@@ -105,7 +107,7 @@ def pairwise_logistic_loss(
     Gradient Descent*, ICML 2005).
 
     For every ordered pair ``(i, j)`` of items in the same group with
-    ``relevance[i] > relevance[j]``:
+    ``target[i] > target[j]`` (``s`` the scores ``input``):
 
     .. math::
         \\ell_{ij} = \\log(1 + e^{-\\sigma (s_i - s_j)})
@@ -114,33 +116,47 @@ def pairwise_logistic_loss(
     and pairs across groups do not count.
 
     Args:
-        scores: ``(N,)`` item scores, or ``(G, L)`` with one group per row.
-        relevance: graded relevance labels, same shape as ``scores`` (integer or float).
-        group: ``(N,)`` integer group ids for flat ``scores`` (need not be contiguous);
-            ``None`` puts all items of a flat ``scores`` in one group. Must be ``None`` for 2-d
-            ``scores``.
+        input: ``(N,)`` item scores, or ``(G, L)`` with one group per row.
+        target: graded relevance labels, same shape as ``input`` (integer or float; finite,
+            a NaN relevance is refused rather than read as 0).
+        group: ``(N,)`` integer group ids for flat ``input`` (need not be contiguous);
+            ``None`` puts all items of a flat ``input`` in one group. Must be ``None`` for 2-d
+            ``input``.
         sigma: :math:`\\sigma > 0`, the logistic slope.
         reduction: ``"mean"`` averages over the counted pairs, ``"sum"`` adds them; ``"none"``
-            gives ``scores``' shape, each item holding the summed loss of the pairs in which it
+            gives ``input``'s shape, each item holding the summed loss of the pairs in which it
             is the more relevant item.
         num_items: replaces the ``"mean"`` denominator (the number of counted pairs).
 
     Returns:
-        A scalar, or ``scores``' shape for ``reduction="none"``.
+        A scalar, or ``input``'s shape for ``reduction="none"``.
+
+    Example:
+        >>> import torch, losskit
+        >>> # one correctly ordered pair with score gap 0: log 2
+        >>> losskit.pairwise_logistic_loss(torch.tensor([0.0, 0.0]), torch.tensor([1, 0]))
+        tensor(0.6931)
     """
     check_reduction(reduction)
-    check_float("scores", scores)
+    check_float("input", input)
+    scores = input
     if scores.dim() not in (1, 2):
-        raise LossInputError("scores", "a 1-d (N,) or 2-d (groups, items) tensor", describe(scores))
-    if not isinstance(relevance, Tensor):
-        raise LossInputError("relevance", "a torch.Tensor", type(relevance).__name__)
-    check_same_shape("relevance", relevance, scores.shape, "the shape of `scores`")
+        raise LossInputError("input", "a 1-d (N,) or 2-d (groups, items) tensor of scores", describe(scores))
+    if not isinstance(target, Tensor):
+        raise LossInputError("target", "a torch.Tensor", type(target).__name__)
+    check_same_device("target", target, input)
+    check_same_shape("target", target, scores.shape, "the shape of `input`")
+    if target.is_complex() or target.dtype == torch.bool:
+        raise LossInputError("target", "a real tensor of graded relevance labels", describe(target))
+    check_finite("target", target)
+    relevance = target
     if group is not None:
         if scores.dim() != 1:
-            raise LossInputError("group", "None when `scores` is 2-d (each row is a group)", describe(group))
+            raise LossInputError("group", "None when `input` is 2-d (each row is a group)", describe(group))
         if not isinstance(group, Tensor):
             raise LossInputError("group", "a torch.Tensor", type(group).__name__)
         check_integer("group", group)
+        check_same_device("group", group, input)
         check_same_shape("group", group, scores.shape, "one group id per item")
     check_scalar_range("sigma", sigma, 0.0, math.inf, low_inclusive=False)
     dtype = compute_dtype(scores)

@@ -66,10 +66,12 @@ class _FrameMass(torch.autograd.Function):
 
 def _as_lengths(name: str, lengths: Lengths, n: int, device: torch.device) -> Tensor:
     if not isinstance(lengths, Tensor):
-        try:
-            lengths = torch.as_tensor(lengths, dtype=torch.long)
+        try:  # no dtype forced: a float length (9.7) must be refused, never truncated to 9
+            lengths = torch.as_tensor(lengths)
         except (TypeError, ValueError, RuntimeError):
             raise LossInputError(name, "a sequence of integer lengths or an integer tensor", repr(lengths)) from None
+        if lengths.is_floating_point() or lengths.dtype == torch.bool:
+            raise LossInputError(name, "integer lengths", f"{lengths.dtype} values")
     check_integer(name, lengths)
     if tuple(lengths.shape) != (n,):
         raise LossInputError(name, f"of shape ({n},) (one length per sample of `log_probs`)", describe(lengths))
@@ -268,7 +270,19 @@ def ctc_loss(
                 frames = torch.arange(t_max, device=x.device)[:, None] < il[None, :]
                 mass = _FrameMass.apply(x, frames)
                 if zero_infinity:
-                    mass = torch.where(nll.detach() == 0, torch.zeros_like(mass), mass)
+                    # Zeroed means infinite without zero_infinity: a feasible sample whose loss is
+                    # exactly 0 keeps its gradient.
+                    with torch.no_grad():
+                        raw = torch_F.ctc_loss(
+                            x.detach(),
+                            targets,
+                            _as_given(input_lengths, il),
+                            _as_given(target_lengths, tl),
+                            blank=blank,
+                            reduction="none",
+                            zero_infinity=False,
+                        )
+                    mass = torch.where(torch.isinf(raw), torch.zeros_like(mass), mass)
                 nll = nll - (mass - mass.detach())
     if reduction == "mean":
         nll = nll / tl.clamp(min=1).to(dtype)

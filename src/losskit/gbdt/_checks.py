@@ -13,16 +13,48 @@ import numpy.typing as npt
 from losskit._errors import LossInputError
 from losskit._validation import values_checked
 
-__all__ = ["as_labels", "as_raw_score", "as_weight", "check_binary", "check_class_labels", "check_unit_interval"]
+__all__ = [
+    "as_init_score",
+    "as_labels",
+    "as_raw_score",
+    "as_weight",
+    "check_binary",
+    "check_class_labels",
+    "check_unit_interval",
+]
 
 
 def _shape(a: np.ndarray) -> str:
     return f"an array of shape {a.shape}"
 
 
+def _as_float64(name: str, x: npt.ArrayLike) -> np.ndarray:
+    """``x`` as a float64 array; strings and other non-numeric values are refused by name."""
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        kind = np.asarray(x).dtype if not isinstance(x, (str, bytes)) else type(x).__name__
+        raise LossInputError(name, "numeric values (encode string labels as numbers first)", f"{kind} values") from None
+
+
+def as_init_score(init_score: float | npt.ArrayLike, num_outputs: int) -> np.ndarray:
+    """A starting raw score for an objective with ``num_outputs`` outputs: a number (or ``(1,)``)
+    for one output, a vector ``(K,)`` for ``K``."""
+    init = _as_float64("init_score", init_score)
+    if num_outputs == 1:
+        if init.size != 1 or init.ndim > 1:
+            raise LossInputError("init_score", "a number (the objective has one output)", _shape(init))
+        init = init.reshape(())
+    elif init.shape != (num_outputs,):
+        raise LossInputError("init_score", f"a vector of shape ({num_outputs},) (one start per class)", _shape(init))
+    if not np.isfinite(init).all():
+        raise LossInputError("init_score", "finite (no NaN or inf)", init.tolist())
+    return init
+
+
 def as_raw_score(raw_score: npt.ArrayLike, num_outputs: int) -> np.ndarray:
     """Raw scores as float64: ``(n,)`` for one output, ``(n, K)`` for ``K`` outputs."""
-    z = np.asarray(raw_score, dtype=np.float64)
+    z = _as_float64("raw_score", raw_score)
     if num_outputs == 1:
         if z.ndim == 2 and z.shape[1] == 1:
             z = z[:, 0]
@@ -37,7 +69,7 @@ def as_raw_score(raw_score: npt.ArrayLike, num_outputs: int) -> np.ndarray:
 
 def as_labels(y_true: npt.ArrayLike, n: int | None) -> np.ndarray:
     """Labels as a float64 vector of length ``n`` (any length when ``n`` is None), all finite."""
-    y = np.asarray(y_true, dtype=np.float64)
+    y = _as_float64("y_true", y_true)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1 or (n is not None and y.shape[0] != n):
@@ -52,7 +84,7 @@ def as_weight(sample_weight: npt.ArrayLike | None, n: int) -> np.ndarray | None:
     """Sample weights as a float64 vector of length ``n``, finite and non-negative (empty means none)."""
     if sample_weight is None:
         return None
-    w = np.asarray(sample_weight, dtype=np.float64)
+    w = _as_float64("sample_weight", sample_weight)
     if w.size == 0:
         return None
     if w.ndim != 1 or w.shape[0] != n:

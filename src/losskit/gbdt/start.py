@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from losskit._errors import LossInputError
 from losskit.gbdt._base import Objective
+from losskit.gbdt._checks import as_init_score
 
 __all__ = ["predict", "start_margin", "xgboost_params"]
 
@@ -105,7 +106,9 @@ def predict(
         ``(n,)``, or ``(n, K)`` for a ``K``-class objective.
     """
     library = type(model).__module__.split(".")[0]
-    margin = None if init_score is None else start_margin(init_score, _num_rows(X))
+    margin = None
+    if init_score is not None:
+        margin = start_margin(as_init_score(init_score, objective.num_outputs), _num_rows(X))
     if library == "xgboost":
         import xgboost as xgb
 
