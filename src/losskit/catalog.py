@@ -184,7 +184,7 @@ class LossEntry:
         options: its keyword options (``reduction`` and ``num_items`` are common to all and not listed).
         aliases: other names it is known by (lower case); the module's lower-cased name is one too.
         module_extra: ``__init__`` arguments of the module that the function does not take
-            (ArcFace's ``embedding_dim``: the module owns the weight the function receives).
+            (ArcFace's ``embedding_dim``: the module owns the class centres the function receives).
         gbdt: its gradient-boosting objective, if any.
         trainable: whether ``losskit compare`` can train it (one output per row, a table target).
         reference: the paper or library it follows.
@@ -466,7 +466,7 @@ ENTRIES: tuple[LossEntry, ...] = (
         "embedding",
         "embedding",
         ("embedding",),
-        inputs=("embeddings", "labels"),
+        inputs=("input", "target"),
         options=(
             Option("margin", "float", 0.2, low=0.0, doc="distance margin"),
             Option("mining", "str", "batch_hard", choices=("batch_hard", "batch_all", "semi_hard")),
@@ -482,7 +482,7 @@ ENTRIES: tuple[LossEntry, ...] = (
         "embedding",
         "embedding",
         ("embedding",),
-        inputs=("x1", "x2", "same"),
+        inputs=("input1", "input2", "target"),
         options=(_MARGIN_FREE, _DISTANCE),
         aliases=("contrastive",),
         reference="Hadsell et al. 2006",
@@ -521,7 +521,7 @@ ENTRIES: tuple[LossEntry, ...] = (
         "embedding",
         "embedding",
         ("embedding",),
-        inputs=("embeddings", "weight", "target"),
+        inputs=("input", "centers", "target"),
         options=(
             Option("scale", "float", 64.0, low=0.0, low_open=True, doc="logit scale"),
             Option("margin", "float", 0.5, low=0.0, doc="additive angular margin"),
@@ -537,7 +537,7 @@ ENTRIES: tuple[LossEntry, ...] = (
         "embedding",
         "embedding",
         ("embedding",),
-        inputs=("embeddings", "weight", "target"),
+        inputs=("input", "centers", "target"),
         options=(
             Option("scale", "float", 64.0, low=0.0, low_open=True, doc="logit scale"),
             Option("margin", "float", 0.35, low=0.0, doc="additive cosine margin"),
@@ -582,7 +582,7 @@ ENTRIES: tuple[LossEntry, ...] = (
         "ranking",
         "ranking",
         ("ranking",),
-        inputs=("scores", "relevance"),
+        inputs=("input", "target"),
         options=(
             Option("group", "tensor", None, per_call=True, doc="query id of each item"),
             Option("sigma", "float", 1.0, low=0.0, low_open=True, doc="steepness of the pair logistic"),
