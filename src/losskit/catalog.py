@@ -557,7 +557,8 @@ ENTRIES: tuple[LossEntry, ...] = (
         options=(
             Option("linear_bias", "tensor", None, per_call=True, doc="bias of the output layer"),
             _IGNORE,
-            _LABEL_SMOOTHING,
+            # unlike cross_entropy, the fused loss accepts label_smoothing = 1 (PyTorch's range)
+            Option("label_smoothing", "float", 0.0, low=0.0, high=1.0, doc="mix the target with the uniform one"),
             Option("z_loss", "float", 0.0, low=0.0, doc="weight of log(Z)^2"),
             Option("softcap", "float", None, low=0.0, low_open=True, doc="tanh soft-capping of the logits"),
             Option("chunk_size", "int", None, low=1.0, doc="tokens per chunk"),
