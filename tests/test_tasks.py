@@ -91,3 +91,16 @@ def test_pos_label_overrides_and_is_checked() -> None:
         positive_class(["a", "b"], pos_label="c")
     with pytest.raises(losskit.LossInputError, match="two classes"):
         positive_class(["a", "b", "c"])
+
+
+def test_every_tool_speaks_the_one_task_vocabulary() -> None:
+    from losskit.advisor.profile import TASKS as ADVISOR
+    from losskit.auditor.checks import AUDIT_TASKS
+    from losskit.evaluate.metrics import TASKS as METRICS
+    from losskit.evaluate.streaming import STREAMING_TASKS
+    from losskit.lab.data import TASKS as LAB
+
+    for tools in (ADVISOR, AUDIT_TASKS, METRICS, STREAMING_TASKS, LAB, tasks.LAB_TASKS):
+        assert set(tools) <= set(tasks.TASKS), set(tools) - set(tasks.TASKS)
+    for entry in catalog.ENTRIES:
+        assert set(entry.tasks) <= set(tasks.TASKS)
