@@ -168,6 +168,8 @@ def write_outputs(result: LabResult, out_dir: str | Path) -> dict[str, Path]:
                 "loss": r.candidate.label,
                 "name": r.candidate.name,
                 "options": r.candidate.frozen,
+                "target_transform": r.candidate.target_transform,
+                "resample": r.candidate.resample,
                 "origin": r.candidate.origin,
                 "value": r.value,
                 "interval": list(r.interval),
