@@ -121,9 +121,21 @@ def _multitask_uncertainty():
     return pd.DataFrame({"price": price, "churn": churn}), {}, [f"{var / entropy:.3g}"]
 
 
-def _ordinal_ce():
+def _ordinal_corn():
     y = _rng().integers(1, 6, 800)
-    return y, {"task": "ordinal"}, ["5 ordered levels"]
+    return y, {"task": "ordinal"}, ["5 ordered levels", "4 conditional"]
+
+
+def _regression_counts():
+    rng = _rng()
+    y = rng.poisson(rng.gamma(1.0, 6.0, 3000))  # over-dispersed counts (negative binomial)
+    return y, {}, [f"{np.mean(y == 0):.1%} zeros", f"variance / mean = {y.var() / y.mean():.2f}: over-dispersed"]
+
+
+def _regression_tweedie():
+    rng = _rng()
+    y = np.where(rng.random(2000) < 0.3, 0.0, rng.gamma(2.0, 50.0, 2000))  # claim amounts
+    return y, {}, [f"{np.mean(y == 0):.1%} of the targets are exactly 0"]
 
 
 def _ranking_pairwise():
@@ -131,10 +143,22 @@ def _ranking_pairwise():
     return y, {"task": "ranking"}, ["4 levels"]
 
 
+def _segmentation_dice_ce():
+    masks = _rng().integers(0, 4, (6, 16, 16))
+    masks[masks == 3] = 2  # class 3 never appears; class 0..2 do
+    masks[0, :2] = 7  # a rare class in one image only: absent from the other five
+    masks[1, 0, 0] = -1  # a void pixel
+    rare = 32 / (6 * 256 - 1)
+    return masks, {"task": "segmentation"}, ["6 masks of 256 pixels over 4 classes", f"{rare:.2%}"]
+
+
 DATASETS = {
+    "segmentation_dice_ce": _segmentation_dice_ce,
     "regression_mse": _regression_mse,
     "regression_outliers": _regression_outliers,
     "regression_log1p": _regression_log1p,
+    "regression_counts": _regression_counts,
+    "regression_tweedie": _regression_tweedie,
     "binary_bce": _binary_bce,
     "binary_rare": _binary_rare,
     "multiclass_ce": _multiclass_ce,
@@ -145,9 +169,23 @@ DATASETS = {
     "sequence_ctc": _sequence_ctc,
     "quantile_pinball": _quantile_pinball,
     "multitask_uncertainty": _multitask_uncertainty,
-    "ordinal_ce": _ordinal_ce,
+    "ordinal_corn": _ordinal_corn,
     "ranking_pairwise": _ranking_pairwise,
 }
+
+
+def test_ordered_categorical_is_ordinal_in_its_own_level_order():
+    levels = ["low", "medium", "high"]  # not the alphabetical order
+    values = _rng().choice(levels, 300)
+    y = pd.Series(pd.Categorical(values, categories=levels, ordered=True))
+    y[:3] = None
+    advice = losskit.advise(y)
+    assert advice.row == "ordinal_corn" and advice.loss == "corn_loss"
+    assert advice.profile.classes == levels and advice.profile.n_missing == 3
+    np.testing.assert_array_equal(advice.profile.encoded, [levels.index(v) for v in y[3:]])
+    assert "['low', 'medium', 'high']" in " ".join(advice.reasons)
+    # an unordered categorical stays multi-class
+    assert losskit.advise(pd.Series(pd.Categorical(values))).task == "multiclass"
 
 
 def test_every_table_row_has_a_data_set():

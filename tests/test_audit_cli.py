@@ -74,3 +74,40 @@ def test_bad_spec_is_one_line_and_status_2(user_module, capsys, spec, message):
     assert main(["audit", spec.format(mod=user_module), "--task", "binary"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("losskit audit: error:") and message in err
+
+
+def test_working_directory_is_searched_last(tmp_path, monkeypatch):
+    from losskit.auditor.cli import load_callable
+
+    (tmp_path / "my_last_losses.py").write_text(USER_LOSSES)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    try:
+        assert callable(load_callable("my_last_losses:good_bce"))
+        assert sys.path[-1] == str(tmp_path)  # found there, after every installed package
+    finally:
+        sys.modules.pop("my_last_losses", None)
+
+
+def test_a_module_in_the_working_directory_cannot_shadow_a_library(tmp_path):
+    """``python -m losskit audit`` from a folder holding a ``rich.py`` (the report is printed with rich)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    (tmp_path / "my_losses_for_audit.py").write_text(USER_LOSSES)
+    (tmp_path / "rich.py").write_text("open('SHADOWED', 'w').close()\nraise SystemExit('shadowed rich ran')\n")
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    # no empty entry: an empty PYTHONPATH component means the working directory
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run(
+        [sys.executable, "-m", "losskit", "audit", "my_losses_for_audit:good_bce", "--task", "binary"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "good_bce" in done.stdout
+    assert not (tmp_path / "SHADOWED").exists()

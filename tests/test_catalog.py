@@ -168,6 +168,7 @@ _GBDT_OPTIONS = {
     "huber_loss": {"delta": 0.7},
     "smooth_l1_loss": {"beta": 0.5},
     "pinball_loss": {"quantiles": [0.8]},
+    "tweedie_loss": {"power": 1.3},
 }
 
 
@@ -181,6 +182,8 @@ def test_gbdt_objective_is_the_same_loss_up_to_a_constant(entry: catalog.LossEnt
         y, z = rng.integers(0, 3, 40).astype(np.float64), rng.normal(size=(40, 3))
     elif entry.kind == "sigmoid":
         y, z = rng.integers(0, 2, 40).astype(np.float64), rng.normal(size=40)
+    elif entry.kind == "log_rate":  # positive targets (the Gamma deviance needs y > 0)
+        y, z = rng.poisson(2.0, 40) + 0.5, rng.normal(size=40)
     else:
         y, z = rng.normal(size=40), rng.normal(size=40)
     objective = catalog.gbdt_objective(entry, options, 3)

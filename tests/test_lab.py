@@ -370,7 +370,9 @@ def test_log_to_mlflow_logs_one_run_per_candidate(tmp_path: Path, monkeypatch: p
     fake.log_params = lambda params: calls.append(("params", params))
     fake.log_metrics = lambda metrics, step: calls.append(("metrics", step, metrics))
     fake.log_metric = lambda key, value: calls.append(("metric", key, value))
+    fake.set_tracking_uri = lambda uri: calls.append(("uri", uri))
     monkeypatch.setitem(sys.modules, "mlflow", fake)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
 
     _regression_frame(120).to_csv(tmp_path / "d.csv", index=False)
     args = ["compare", str(tmp_path / "d.csv"), "--target", "y", "--losses", "mse,mae", "--out", str(tmp_path / "o")]

@@ -1,4 +1,5 @@
-"""``compare --distributed`` under torchrun with 2 CPU processes (gloo) equals the single-process run.
+"""``compare --distributed`` under torchrun with 2 CPU processes (gloo) equals the single-process run;
+a stalled rank ends the other after ``--timeout`` with one line.
 
 Each rank takes half of every global batch and divides its loss by the global item count, so
 after DDP's gradient averaging every step is the single-process step: the metrics agree to
@@ -64,3 +65,47 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
     # per-epoch training losses are global item means on both sides
     np.testing.assert_allclose(log_two["train_loss"], log_one["train_loss"], rtol=1e-5)
     np.testing.assert_allclose(log_two["val_loss"], log_one["val_loss"], rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_stalled_rank_ends_the_other_in_one_line_after_timeout(tmp_path: Path) -> None:
+    """Rank 1 joins the process group and then stalls; rank 0 gives up after ``--timeout`` seconds."""
+    import socket
+    import time
+
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"a": rng.normal(size=80), "y": rng.integers(0, 2, 80)}).to_csv(tmp_path / "d.csv", index=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(port),
+        "WORLD_SIZE": "2",
+    }
+    stalled = subprocess.Popen(
+        [sys.executable, "-c", "import time; from losskit.lab.distributed import setup; setup(True); time.sleep(120)"],
+        env={**env, "RANK": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        start = time.monotonic()
+        cmd = [sys.executable, "-m", "losskit", "compare", str(tmp_path / "d.csv"), *ARGS]
+        cmd += ["--distributed", "--timeout", "3", "--out", str(tmp_path / "o")]
+        done = subprocess.run(cmd, env={**env, "RANK": "0"}, capture_output=True, text=True, timeout=300)
+        seconds = time.monotonic() - start
+    finally:
+        stalled.kill()
+        stalled.wait()
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr[-2000:]
+    assert lines[0].startswith("losskit compare: error: rank 0 of 2: a collective failed, another rank stalled")
+    assert "--timeout 3 s" in lines[0] and "Timed out waiting 3000ms" in lines[0]  # the group got the timeout
+    assert seconds < 100  # imports and set-up, then 3 s: not gloo's default 30 minutes
+    assert not (tmp_path / "o").exists()

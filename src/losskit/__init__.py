@@ -13,6 +13,9 @@ from losskit.advisor import advise
 from losskit.auditor import audit, check
 from losskit.functional import *  # noqa: F403
 from losskit.functional import __all__ as _functional_all
+from losskit.functional.crf import crf_decode
+from losskit.functional.listwise import PaddedLists, pad_lists
+from losskit.functional.ordinal import coral_predict, corn_predict
 from losskit.multitask import MultiTaskLoss
 
 __version__ = "0.1.0"
@@ -30,5 +33,10 @@ __all__ = [
     "advise",
     "audit",
     "check",
+    "crf_decode",
+    "PaddedLists",
+    "coral_predict",
+    "corn_predict",
+    "pad_lists",
     *_functional_all,
 ]

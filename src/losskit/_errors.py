@@ -1,8 +1,8 @@
-"""The one exception type losskit raises for bad input."""
+"""The exception types losskit raises: bad input to the library, and bad use of the command line."""
 
 from __future__ import annotations
 
-__all__ = ["LossInputError"]
+__all__ = ["CLIError", "LossInputError"]
 
 
 class LossInputError(ValueError):
@@ -18,3 +18,11 @@ class LossInputError(ValueError):
         self.expected = expected
         self.actual = actual
         super().__init__(f"Expected argument `{name}` to be {expected}, but got {actual}.")
+
+
+class CLIError(Exception):
+    """A user error on the command line, already worded in flags: one line on stderr, exit status 2.
+
+    Raised only by the command-line layer (``losskit.cli`` and the ``cli`` modules of the tool
+    packages); library code raises :class:`LossInputError` naming its own arguments.
+    """

@@ -67,7 +67,8 @@ class Option:
     Attributes:
         name: the keyword.
         type: ``"float"``, ``"int"``, ``"bool"``, ``"str"``, ``"tensor"`` (class or per-label
-            weights), ``"floats"`` (a sequence of numbers) or ``"float|tensor"``.
+            weights), ``"floats"`` (a sequence of numbers), ``"float|tensor"`` or ``"group"`` (a
+            ``torch.distributed`` process group).
         default: the function's default (:data:`REQUIRED` when it has none).
         low, high: the allowed range of a number (``None``: unbounded on that side).
         low_open, high_open: whether the bound itself is excluded.
@@ -174,11 +175,15 @@ class LossEntry:
         name: the function's name in :mod:`losskit.functional` (and at the package root).
         module: the module class's name in :mod:`losskit.nn`.
         family: the :mod:`losskit.functional` family it belongs to (``"regression"``, ``"classification"``,
-            ``"sequence"``, ``"boxes"``, ``"embedding"``, ``"ranking"``, ``"fused"``).
+            ``"sequence"``, ``"boxes"``, ``"embedding"``, ``"ranking"``, ``"fused"``, ``"segmentation"``,
+            ``"multilabel"``, ``"distillation"``, ``"crf"``, ``"counts"``, ``"ordinal"``, ``"listwise"``).
         kind: what the loss reads from its input, for the lint: ``"softmax"`` (logits over classes),
             ``"sigmoid"`` (one logit per label), ``"squared"``, ``"robust"``, ``"quantile"``
             (values scored against a numeric target), ``"ctc"``, ``"box"``, ``"embedding"``,
-            ``"ranking"``, ``"fused"`` (hidden states and a weight matrix).
+            ``"ranking"``, ``"fused"`` (hidden states and a weight matrix), ``"region"`` (dense logits
+            scored by overlap with a mask), ``"distillation"`` (student and teacher logits), ``"crf"``
+            (emission scores of tag sequences), ``"log_rate"`` (a log-mean scored against a
+            non-negative target), ``"ordinal"`` (``K - 1`` threshold logits).
         tasks: the tasks it serves (:data:`losskit.tasks.TASKS`).
         inputs: the function's positional data arguments, in order.
         options: its keyword options (``reduction`` and ``num_items`` are common to all and not listed).
@@ -260,6 +265,20 @@ _POS_WEIGHT = Option(
 _EPS = Option("eps", "float", 1e-7, low=0.0, low_open=True, doc="added to every division")
 _MARGIN_FREE = Option("margin", "float", 1.0, low=0.0, doc="distance margin")
 _DISTANCE = Option("distance", "str", "euclidean", choices=("euclidean", "squared_euclidean", "cosine"))
+_SEG_WEIGHT = Option("weight", "tensor", None, low=0.0, doc="one weight per class")
+_SMOOTH = Option("smooth", "float", 0.0, low=0.0, doc="added to numerator and denominator of each ratio")
+_SEG_CLASSES = Option(
+    "classes", "str", "present", choices=("present", "all"), doc="which (image, class) pairs count"
+)
+_SEG_BATCH = Option("batch", "bool", False, doc="one statistic per class over the whole batch")
+
+
+def _tversky_alpha(default: float) -> Option:
+    return Option("alpha", "float", default, low=0.0, doc="weight of the false positives")
+
+
+def _tversky_beta(default: float) -> Option:
+    return Option("beta", "float", default, low=0.0, doc="weight of the false negatives")
 
 
 def _regression(name: str, module: str, kind: str, *aliases: str, options: tuple[Option, ...] = (), **kw: Any):
@@ -557,12 +576,18 @@ ENTRIES: tuple[LossEntry, ...] = (
         options=(
             Option("linear_bias", "tensor", None, per_call=True, doc="bias of the output layer"),
             _IGNORE,
-            # unlike cross_entropy, the fused loss accepts label_smoothing = 1 (PyTorch's range)
-            Option("label_smoothing", "float", 0.0, low=0.0, high=1.0, doc="mix the target with the uniform one"),
+            _LABEL_SMOOTHING,
             Option("z_loss", "float", 0.0, low=0.0, doc="weight of log(Z)^2"),
             Option("softcap", "float", None, low=0.0, low_open=True, doc="tanh soft-capping of the logits"),
             Option("chunk_size", "int", None, low=1.0, doc="tokens per chunk"),
             Option("impl", "str", "auto", choices=("auto", "torch", "triton")),
+            Option(
+                "process_group",
+                "group",
+                None,
+                per_call=True,
+                doc="torch.distributed group over which linear_weight is sharded by vocabulary rows",
+            ),
         ),
         aliases=("fused_cross_entropy", "linear_ce"),
     ),
@@ -590,6 +615,255 @@ ENTRIES: tuple[LossEntry, ...] = (
         ),
         aliases=("ranknet", "pairwise_logistic"),
         reference="Burges et al. 2005, RankNet",
+    ),
+    # --- counts and positive targets (log link: the input is a log-mean) ----------------------
+    *(
+        LossEntry(
+            name,
+            module,
+            "counts",
+            "log_rate",
+            ("regression",),
+            options=(
+                *extra,
+                Option("offset", "tensor", None, per_call=True, doc="log-exposure added to the input"),
+                _SAMPLE_WEIGHT,
+            ),
+            aliases=aliases,
+            gbdt=GbdtObjective(
+                name.removesuffix("_loss"),
+                options=tuple((o.name, o.name) for o in extra),
+                note="half the deviance, as XGBoost's and LightGBM's built-in objectives",
+            ),
+            reference=ref,
+        )
+        for name, module, aliases, extra, ref in (
+            ("poisson_loss", "PoissonLoss", ("poisson", "poisson_deviance"), (), "McCullagh and Nelder 1989"),
+            (
+                "tweedie_loss",
+                "TweedieLoss",
+                ("tweedie", "tweedie_deviance"),
+                (
+                    Option(
+                        "power",
+                        "float",
+                        1.5,
+                        low=1.0,
+                        high=2.0,
+                        low_open=True,
+                        high_open=True,
+                        doc="variance power: Var = phi mu^p",
+                    ),
+                ),
+                "Jorgensen 1987",
+            ),
+            ("gamma_loss", "GammaLoss", ("gamma", "gamma_deviance"), (), "McCullagh and Nelder 1989"),
+        )
+    ),
+    # --- ordinal levels (K - 1 threshold logits) -----------------------------------------------
+    LossEntry(
+        "coral_loss",
+        "CoralLoss",
+        "ordinal",
+        "ordinal",
+        ("ordinal",),
+        options=(Option("task_weight", "tensor", None, low=0.0, doc="importance of each threshold"), _SAMPLE_WEIGHT),
+        aliases=("coral",),
+        reference="Cao, Mirjalili and Raschka 2020, CORAL",
+    ),
+    LossEntry(
+        "corn_loss",
+        "CornLoss",
+        "ordinal",
+        "ordinal",
+        ("ordinal",),
+        options=(_SAMPLE_WEIGHT,),
+        aliases=("corn",),
+        reference="Shi, Cao and Raschka 2023, CORN",
+    ),
+    # --- ranked lists (padded (N, L) with a validity mask) --------------------------------------
+    *(
+        LossEntry(
+            name,
+            module,
+            "listwise",
+            "ranking",
+            ("ranking",),
+            options=(
+                *extra,
+                Option("mask", "tensor", None, per_call=True, doc="True at real entries, False at padding"),
+                Option("weight", "tensor", None, low=0.0, per_call=True, doc="per-list weights"),
+            ),
+            aliases=aliases,
+            reference=ref,
+        )
+        for name, module, aliases, extra, ref in (
+            ("listnet_loss", "ListNetLoss", ("listnet",), (), "Cao et al. 2007, ListNet"),
+            ("listmle_loss", "ListMLELoss", ("listmle",), (), "Xia et al. 2008, ListMLE"),
+            (
+                "lambda_loss",
+                "LambdaLoss",
+                ("lambdaloss", "lambda", "ndcg_loss2++"),
+                (
+                    Option("weighting", "str", "ndcg2++", choices=("ndcg2++", "ndcg2", "lambdarank")),
+                    Option("mu", "float", 10.0, low=0.0, doc="weight of the NDCG-Loss2 term in ndcg2++"),
+                    Option("sigma", "float", 1.0, low=0.0, low_open=True, doc="steepness of the pair logistic"),
+                ),
+                "Wang et al. 2018, The LambdaLoss Framework",
+            ),
+            (
+                "approx_ndcg_loss",
+                "ApproxNDCGLoss",
+                ("approx_ndcg", "approxndcg"),
+                (Option("temperature", "float", 1.0, low=0.0, low_open=True, doc="smoothness of the ranks"),),
+                "Qin, Liu and Li 2010, ApproxNDCG",
+            ),
+        )
+    ),
+    # --- segmentation ------------------------------------------------------------------------
+    *(
+        LossEntry(
+            name,
+            module,
+            "segmentation",
+            "region",
+            ("segmentation",),
+            options=(
+                *extra,
+                _SEG_WEIGHT,
+                _IGNORE,
+                *((_SMOOTH,) if smooth else ()),
+                *((_SEG_CLASSES,) if classes else ()),
+                _SEG_BATCH,
+            ),
+            aliases=aliases,
+            reference=ref,
+        )
+        for name, module, extra, smooth, classes, aliases, ref in (
+            ("dice_loss", "DiceLoss", (), True, True, ("dice", "soft_dice"), "Milletari et al. 2016, V-Net"),
+            (
+                "tversky_loss",
+                "TverskyLoss",
+                (_tversky_alpha(0.5), _tversky_beta(0.5)),
+                True,
+                True,
+                ("tversky",),
+                "Salehi et al. 2017",
+            ),
+            (
+                "focal_tversky_loss",
+                "FocalTverskyLoss",
+                (
+                    _tversky_alpha(0.3),
+                    _tversky_beta(0.7),
+                    Option("gamma", "float", 0.75, low=0.0, low_open=True, doc="exponent of 1 - TI"),
+                ),
+                True,
+                True,
+                ("focal_tversky",),
+                "Abraham and Khan 2019",
+            ),
+            (
+                "lovasz_softmax_loss",
+                "LovaszSoftmaxLoss",
+                (),
+                False,
+                True,
+                ("lovasz_softmax", "lovasz"),
+                "Berman et al. 2018, The Lovasz-Softmax loss",
+            ),
+            (
+                "lovasz_hinge_loss",
+                "LovaszHingeLoss",
+                (),
+                False,
+                False,
+                ("lovasz_hinge",),
+                "Berman et al. 2018, The Lovasz-Softmax loss",
+            ),
+            (
+                "dice_ce_loss",
+                "DiceCELoss",
+                (
+                    Option("lambda_dice", "float", 1.0, low=0.0, doc="weight of the Dice term"),
+                    Option("lambda_ce", "float", 1.0, low=0.0, doc="weight of the cross-entropy term"),
+                ),
+                True,
+                True,
+                ("dice_ce", "dicece", "dice_cross_entropy"),
+                "Isensee et al. 2021, nnU-Net (Dice + CE)",
+            ),
+        )
+    ),
+    # --- multi-label -------------------------------------------------------------------------
+    LossEntry(
+        "asymmetric_loss",
+        "AsymmetricLoss",
+        "multilabel",
+        "sigmoid",
+        ("multilabel", "binary"),
+        options=(
+            Option("gamma_pos", "float", 0.0, low=0.0, doc="focusing exponent of the positives"),
+            Option("gamma_neg", "float", 4.0, low=0.0, doc="focusing exponent of the negatives"),
+            Option(
+                "clip", "float", 0.05, low=0.0, high=1.0, high_open=True, doc="probability margin for negatives"
+            ),
+            Option("weight", "tensor", None, low=0.0, doc="per-element weights"),
+        ),
+        aliases=("asl", "asymmetric"),
+        reference="Ridnik et al. 2021, Asymmetric Loss For Multi-Label Classification",
+    ),
+    LossEntry(
+        "poly_loss",
+        "PolyLoss",
+        "multilabel",
+        "softmax",
+        ("multiclass",),
+        options=(
+            Option("epsilon", "float", 1.0, low=-1.0, doc="coefficient of (1 - p_t)^(gamma + 1)"),
+            Option("gamma", "float", 0.0, low=0.0, doc="focal exponent (0: Poly-1 cross-entropy)"),
+            Option("alpha", "float|tensor", None, low=0.0, doc="focal alpha (only with gamma > 0)"),
+            _CLASS_WEIGHT,
+            Option("sample_weight", "tensor", None, low=0.0, per_call=True, doc="per-sample weights"),
+            _IGNORE,
+            _LABEL_SMOOTHING,
+        ),
+        aliases=("poly", "poly1", "polyloss"),
+        reference="Leng et al. 2022, PolyLoss",
+    ),
+    # --- distillation ------------------------------------------------------------------------
+    LossEntry(
+        "distillation_loss",
+        "DistillationLoss",
+        "distillation",
+        "distillation",
+        ("multiclass", "sequence"),
+        inputs=("student_logits", "teacher_logits"),
+        options=(
+            Option("temperature", "float", 1.0, low=0.0, low_open=True, doc="softmax temperature T"),
+            Option("alpha", "float", 0.5, low=0.0, high=1.0, doc="weight of the T^2 KL term (with target)"),
+            Option("target", "tensor", None, per_call=True, doc="hard labels for the cross-entropy term"),
+            _IGNORE,
+        ),
+        aliases=("distillation", "kd", "knowledge_distillation"),
+        reference="Hinton et al. 2015, Distilling the Knowledge in a Neural Network",
+    ),
+    # --- structured outputs ------------------------------------------------------------------
+    LossEntry(
+        "crf_loss",
+        "CRF",
+        "crf",
+        "crf",
+        ("sequence",),
+        inputs=("input", "target", "transitions"),
+        options=(
+            Option("start_transitions", "tensor", None, per_call=True, doc="scores of the first tag"),
+            Option("end_transitions", "tensor", None, per_call=True, doc="scores of the last tag"),
+            Option("mask", "tensor", None, per_call=True, doc="real steps, a prefix of ones per row"),
+        ),
+        aliases=("crf", "linear_chain_crf"),
+        module_extra=("num_tags",),
+        reference="Lafferty et al. 2001",
     ),
 )
 

@@ -63,6 +63,7 @@ TASKS = (
     "quantile",
     "multitask",
     "detection",
+    "segmentation",
     "language",
 )
 #: The tasks ``losskit compare`` trains on a table.

@@ -7,7 +7,8 @@ import fnmatch
 from pathlib import Path
 from typing import Any
 
-from losskit._errors import LossInputError
+from losskit._cliutil import existing_file, missing_column, piped_width, probability
+from losskit._errors import CLIError, LossInputError
 from losskit.advisor.profile import TASKS
 from losskit.advisor.recommend import advise
 
@@ -16,34 +17,28 @@ __all__ = ["read_table", "register"]
 _READERS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 
 
-def _error(message: str) -> Exception:
-    from losskit.cli import CLIError
-
-    return CLIError(message)
-
-
 def read_table(path: str) -> Any:
     """Read a CSV, TSV or Parquet file into a DataFrame; user errors become one-line CLI errors."""
     import pandas as pd
 
     file = Path(path)
     if not file.is_file():
-        raise _error(f"no such file: {path}")
+        raise CLIError(f"no such file: {path}")
     kind = _READERS.get(file.suffix.lower())
     if kind is None:
-        raise _error(f"cannot read {file.suffix or 'a file without extension'}: expected .csv, .tsv or .parquet")
+        raise CLIError(f"cannot read {file.suffix or 'a file without extension'}: expected .csv, .tsv or .parquet")
     try:
         if kind == "parquet":
             frame = pd.read_parquet(file)
         else:
             frame = pd.read_csv(file, sep="\t" if kind == "tsv" else ",")
     except pd.errors.EmptyDataError as exc:
-        raise _error(f"{path} is empty") from exc
+        raise CLIError(f"{path} is empty") from exc
     except (ValueError, OSError, pd.errors.ParserError) as exc:  # pyarrow errors subclass these
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise _error(f"cannot read {path}: {first}") from exc
+        raise CLIError(f"cannot read {path}: {first}") from exc
     if frame.empty:
-        raise _error(f"{path} has no rows")
+        raise CLIError(f"{path} has no rows")
     return frame
 
 
@@ -52,17 +47,19 @@ def _select(frame: Any, patterns: list[str], path: str) -> list[str]:
     for pattern in patterns:
         hits = [c for c in map(str, frame.columns) if fnmatch.fnmatchcase(c, pattern)]
         if not hits:
-            columns = ", ".join(map(str, frame.columns))
-            raise _error(f"no column {pattern!r} in {path} (columns: {columns})")
+            raise missing_column("--target", pattern, frame.columns, path)
         chosen += [h for h in hits if h not in chosen]
     return chosen
 
 
 def _quantiles(text: str) -> list[float]:
     try:
-        return [float(q) for q in text.split(",") if q.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from exc
+        values = [probability(q.strip()) for q in text.split(",") if q.strip()]
+    except argparse.ArgumentTypeError:
+        values = []
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected numbers between 0 and 1 separated by commas, but got {text!r}")
+    return values
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -71,17 +68,21 @@ def _run(args: argparse.Namespace) -> int:
     y = frame[targets[0]] if len(targets) == 1 else frame[targets]
     rest = [c for c in frame.columns if str(c) not in targets]
     X = frame[rest] if rest else None
-    what = f"target column {targets[0]!r}" if len(targets) == 1 else f"target columns {', '.join(targets)}"
     try:
-        advice = advise(y, X, task=args.task, quantiles=args.quantiles, tag_separator=args.tag_separator)
+        advice = advise(
+            y, X, task=args.task, pos_label=args.pos_label, quantiles=args.quantiles, tag_separator=args.tag_separator
+        )
     except LossInputError as exc:
-        raise _error(f"{what}: {exc}") from exc
+        if str(exc.argument) in targets or str(exc.argument) in ("y", "target"):  # the library names the column
+            shown = exc.argument if str(exc.argument) in targets else ",".join(targets)
+            raise CLIError(f"argument `--target {shown}`: expected {exc.expected}, but got {exc.actual}") from exc
+        raise  # an option's error, worded by the command line in its flag
     if args.json:
         print(advice.to_json(indent=2))
     else:
         from rich.console import Console
 
-        Console().print(advice)
+        Console(width=piped_width()).print(advice)
     return 0
 
 
@@ -94,11 +95,14 @@ def register(subparsers: Any) -> None:
         "the reasons, warnings and the metrics to report. Several --target columns, a column of delimited tags "
         "or 0/1 indicator columns make a multi-label target; columns of different kinds a multi-task one.",
     )
-    parser.add_argument("data", help="a .csv, .tsv or .parquet file")
+    parser.add_argument("data", metavar="DATA", type=existing_file, help="a .csv, .tsv or .parquet file")
     parser.add_argument(
         "--target", action="append", required=True, metavar="COL", help="target column (repeatable; globs like 'tag_*')"
     )
-    parser.add_argument("--task", choices=TASKS, help="override the inferred task")
+    parser.add_argument("--task", choices=TASKS, help="override the inferred task (default: inferred from the data)")
+    parser.add_argument(
+        "--pos-label", help="the positive class of a binary target (default: 1 / True, else the minority class)"
+    )
     parser.add_argument(
         "--quantiles", type=_quantiles, help="quantiles to forecast for --task quantile, e.g. 0.1,0.5,0.9"
     )

@@ -118,6 +118,11 @@ def _multitask(profile: TargetProfile, request: dict[str, Any]) -> tuple[dict[st
     return {"tasks": kinds, "weighting": "uncertainty"}, fields
 
 
+def _ordinal(profile: TargetProfile, request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """No options; the model has one output per threshold (levels - 1)."""
+    return {}, {"n_thresholds": profile.n_classes - 1}
+
+
 OPTION_RULES: dict[str, Rule] = {
     "none": _none,
     "huber": _huber,
@@ -130,4 +135,5 @@ OPTION_RULES: dict[str, Rule] = {
     "triplet": _triplet,
     "ctc": _ctc,
     "multitask": _multitask,
+    "ordinal": _ordinal,
 }

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from losskit._errors import LossInputError
+from losskit._optional import requires_extra
 from losskit.tasks import TASKS as ALL_TASKS
 from losskit.tasks import infer_task, positive_class
 
@@ -109,6 +110,10 @@ class TargetProfile:
     log_scale: bool | None = None
     q10: float | None = None
     q90: float | None = None
+    # counts and positive targets
+    integer_valued: bool | None = None
+    zero_share: float | None = None
+    dispersion: float | None = None  # variance / mean (1 for Poisson counts)
     # multi-label
     labels: list[str] | None = None
     n_labels: int | None = None
@@ -127,6 +132,10 @@ class TargetProfile:
     max_frames_needed: int | None = None
     repeat_share: float | None = None
     infeasible: int | None = None
+    # segmentation masks
+    pixels_per_image: int | None = None
+    absent_class_share: float | None = None
+    ignored_share: float | None = None
     # multi-task
     tasks: dict[str, TargetProfile] | None = None
     baseline_losses: dict[str, float] | None = None
@@ -292,7 +301,8 @@ def _classes(values: np.ndarray, task: str, n_missing: int) -> TargetProfile:
 
 
 def _skew_kurtosis(x: np.ndarray) -> tuple[float, float]:
-    from scipy import stats
+    with requires_extra("eval", "losskit.advise on a continuous target"):
+        from scipy import stats
 
     if np.ptp(x) == 0:
         return 0.0, 0.0
@@ -339,6 +349,9 @@ def _continuous(values: np.ndarray, task: str, n_missing: int) -> TargetProfile:
         log_scale=bool(log_scale),
         q10=float(np.quantile(x, 0.1)),
         q90=float(np.quantile(x, 0.9)),
+        integer_valued=bool(np.array_equal(x, np.round(x))),
+        zero_share=float((x == 0).mean()),
+        dispersion=float(x.var() / x.mean()) if nonnegative and x.mean() > 0 else None,
         encoded=x,
     )
 
@@ -426,6 +439,39 @@ def _sequences(values: Sequence[Any], input_lengths: Any, n_missing: int) -> Tar
     )
 
 
+def _masks(y: Any) -> TargetProfile:
+    """Class-index masks ``(N, *spatial)``; negative values are void (ignored) pixels."""
+    values = np.asarray(_to_numpy(y))
+    if values.ndim < 3 or values.dtype.kind not in "biu":
+        expected = "integer class-index masks of shape (N, H, W, ...)"
+        raise LossInputError("y", expected, f"{values.ndim}-D {values.dtype}")
+    n = values.shape[0]
+    flat = values.reshape(n, -1).astype(np.int64)
+    valid = flat >= 0
+    if not valid.any():
+        raise LossInputError("y", "at least one labelled pixel", "only negative (void) values")
+    n_classes = int(flat[valid].max()) + 1
+    counts = np.bincount(flat[valid], minlength=n_classes)
+    present = counts > 0
+    per_image = np.stack([np.bincount(row[row >= 0], minlength=n_classes) for row in flat]) > 0
+    seen = counts[present]
+    return TargetProfile(
+        task="segmentation",
+        n=n,
+        classes=[int(c) for c in np.flatnonzero(present)],
+        class_counts={str(c): int(k) for c, k in enumerate(counts) if k},
+        n_classes=int(present.sum()),
+        minority_class=int(np.argmin(np.where(present, counts, np.iinfo(np.int64).max))),
+        minority_share=float(seen.min() / seen.sum()),
+        majority_share=float(seen.max() / seen.sum()),
+        imbalance_ratio=float(seen.max() / seen.min()),
+        pixels_per_image=int(flat.shape[1]),
+        absent_class_share=float(1.0 - per_image[:, present].mean()),
+        ignored_share=float(1.0 - valid.mean()),
+        encoded=values,
+    )
+
+
 def _overconfidence(profile: TargetProfile, scores: Any) -> None:
     """Mean top-class confidence minus accuracy of a current model's multi-class scores."""
     s = np.asarray(_to_numpy(scores), dtype=np.float64)
@@ -493,7 +539,8 @@ def profile_target(
             tag sets, a list of label sequences (``task="sequence"``), or several columns (a
             DataFrame or a mapping: multi-label when all are binary, multi-task otherwise).
         task: one of :data:`TASKS` to override the inference (ordinal, ranking, embedding,
-            sequence, quantile and multitask are only used when told).
+            sequence, quantile, multitask and segmentation are only used when told; segmentation
+            takes integer class-index masks ``(N, H, W, ...)``, negative values void).
         scores: ``(N, C)`` probabilities or logits of a current multi-class model, columns in
             sorted label order; measures overconfidence (mean confidence minus accuracy).
         input_lengths: frames per sequence (``task="sequence"``) to check CTC feasibility.
@@ -517,10 +564,16 @@ def profile_target(
 
     if task == "multitask":
         raise LossInputError("task", "'multitask' only for several target columns (a DataFrame or a mapping)", "one")
+    if task == "segmentation":
+        return _masks(y)
     if task == "sequence":
         values = list(y) if not hasattr(y, "to_numpy") else list(y.to_numpy())
         kept = [v for v in values if not (v is None or (isinstance(v, float) and math.isnan(v)))]
         return _sequences(kept, input_lengths, len(values) - len(kept))
+
+    levels = _ordered_levels(y)
+    if levels is not None and task in (None, "ordinal"):  # an ordered categorical: its own level order
+        return _ordered_categorical(y, levels)
 
     values = _to_numpy(y)
     if values.ndim == 2 and values.shape[1] == 1:  # one column: a plain 1-D target
@@ -578,6 +631,29 @@ def profile_target(
         _overconfidence(profile, scores)  # columns in sorted label order, as profile.encoded
     if profile.task == "binary":
         _binary_encoding(profile, pos_label)
+    return profile
+
+
+def _ordered_levels(y: Any) -> list[Any] | None:
+    """The categories of a pandas ordered categorical (Series or Categorical), in order; else None."""
+    dtype = getattr(y, "dtype", None)
+    if getattr(dtype, "ordered", False) and hasattr(dtype, "categories"):
+        return [_plain(c) for c in dtype.categories]
+    return None
+
+
+def _ordered_categorical(y: Any, levels: list[Any]) -> TargetProfile:
+    """Profile an ordered categorical as an ordinal target, levels in the categories' order."""
+    codes = np.asarray(y.cat.codes if hasattr(y, "cat") else y.codes, dtype=np.int64)
+    kept = codes[codes >= 0]  # -1 marks a missing value
+    if len(kept) == 0:
+        raise LossInputError("y", "at least one non-missing value", f"{len(codes)} missing values")
+    profile = _classes(kept, "ordinal", int((codes < 0).sum()))
+    names = [levels[int(c)] for c in profile.classes]
+    profile.classes = names
+    profile.class_counts = {str(levels[int(k)]): v for k, v in profile.class_counts.items()}
+    profile.majority_class = levels[int(profile.majority_class)]
+    profile.minority_class = levels[int(profile.minority_class)]
     return profile
 
 

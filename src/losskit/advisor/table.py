@@ -51,6 +51,9 @@ FIELD_WORDS = {
     "skew": "skewness",
     "log1p_skew": "skewness of log1p(target)",
     "log_scale": "target >= 0, right-skewed, and log1p removes the skew",
+    "integer_valued": "whole numbers",
+    "zero_share": "share of exact zeros",
+    "dispersion": "variance / mean",
     "infeasible": "sequences shorter than their CTC alignment",
     "singleton_classes": "identities with one example",
     "minority_count": "minority class rows",
@@ -165,7 +168,14 @@ DECISION_TABLE: tuple[Row, ...] = (
             ),
             Note("the longest target needs {max_frames_needed} input frames (its length plus repeated labels)"),
         ),
-        alternatives=(Alt("cross_entropy", "per frame, only when frame-level alignments exist"),),
+        alternatives=(
+            Alt("cross_entropy", "per frame, only when frame-level alignments exist"),
+            Alt(
+                "crf_loss",
+                "for sequence tagging (one label per step) with correlated neighbouring labels: a linear-chain CRF "
+                "scores whole tag paths",
+            ),
+        ),
         warnings=(
             Note(
                 "ctc_loss takes log-probabilities (log_softmax over {n_symbols} classes, blank = 0) of shape "
@@ -178,6 +188,40 @@ DECISION_TABLE: tuple[Row, ...] = (
         ),
         metrics=("character or word error rate (edit distance)", "exact-match rate of the decoded sequences"),
         reference="Graves et al. 2006, Connectionist Temporal Classification",
+    ),
+    Row(
+        id="segmentation_dice_ce",
+        when=((_TASK, "==", "segmentation"),),
+        loss="dice_ce_loss",
+        options="none",
+        reasons=(
+            Note(
+                "{n} masks of {pixels_per_image} pixels over {n_classes} classes; the rarest class covers "
+                "{minority_share:.2%} of the pixels (largest:smallest {imbalance_ratio:.1f}): cross-entropy alone is "
+                "dominated by the common classes, the Dice term scores every class by its overlap whatever its size"
+            ),
+            Note(
+                "{absent_class_share:.0%} of the (image, class) pairs have no pixel of the class: classes='present' "
+                "leaves them out of the Dice mean instead of counting them as perfect or as failures",
+                when=(("absent_class_share", ">", 0.0),),
+            ),
+        ),
+        alternatives=(
+            Alt(
+                "focal_tversky_loss",
+                "when small structures are missed: false negatives weigh more than false positives",
+                (("alpha", 0.3), ("beta", 0.7)),
+            ),
+            Alt("lovasz_softmax_loss", "to fine-tune for the mean IoU (Jaccard index) itself"),
+        ),
+        warnings=(
+            Note(
+                "{ignored_share:.2%} of the pixels hold a negative value: pass it as ignore_index (void pixels)",
+                when=(("ignored_share", ">", 0.0),),
+            ),
+        ),
+        metrics=("mean IoU over classes", "Dice per class", "pixel accuracy"),
+        reference="Isensee et al. 2021, nnU-Net (Dice + cross-entropy)",
     ),
     Row(
         id="embedding_triplet",
@@ -265,19 +309,30 @@ DECISION_TABLE: tuple[Row, ...] = (
         reference="Burges et al. 2005, Learning to Rank using Gradient Descent (RankNet)",
     ),
     Row(
-        id="ordinal_ce",
+        id="ordinal_corn",
         when=((_TASK, "==", "ordinal"),),
-        loss="cross_entropy",
-        options="none",
+        loss="corn_loss",
+        options="ordinal",
         reasons=(
             Note(
-                "{n_classes} ordered levels ({classes}): cross-entropy is a safe start, but it ignores the order, "
-                "so judge the model with an order-aware metric"
+                "{n_classes} ordered levels ({classes}): CORN learns {n_thresholds} conditional 'above level k' "
+                "tasks, so a prediction is off by as few levels as possible and the predicted levels are rank "
+                "consistent with any network"
             ),
         ),
-        alternatives=(Alt("mae_loss", "on the level index (respects the order, assumes equally spaced levels)"),),
-        warnings=(Note("levels are taken in sorted order: {classes}"),),
+        alternatives=(
+            Alt("cross_entropy", "ignores the order; a safe baseline"),
+            Alt("coral_loss", "with a head of shared weights and one bias per threshold"),
+            Alt("mae_loss", "on the level index (respects the order, assumes equally spaced levels)"),
+        ),
+        warnings=(
+            Note(
+                "the model needs {n_thresholds} outputs (levels - 1) and predicts with losskit.corn_predict; "
+                "the levels, lowest first: {classes} (sorted values, or an ordered categorical's own order)"
+            ),
+        ),
         metrics=("mean absolute error on the level index", "quadratic weighted kappa"),
+        reference="Shi, Cao and Raschka 2023, Deep Neural Networks for Rank-Consistent Ordinal Regression (CORN)",
     ),
     Row(
         id="multilabel_bce",
@@ -298,7 +353,15 @@ DECISION_TABLE: tuple[Row, ...] = (
                 when=(("top_pair_jaccard", ">=", 0.1),),
             ),
         ),
-        alternatives=(Alt("binary_focal_loss", "when rare labels are swamped by easy negatives", (("gamma", 2.0),)),),
+        alternatives=(
+            Alt("binary_focal_loss", "when rare labels are swamped by easy negatives", (("gamma", 2.0),)),
+            Alt(
+                "asymmetric_loss",
+                "with rare labels: negatives focused harder than positives and the easiest ones discarded "
+                "(probability margin), Ridnik et al. 2021",
+                (("gamma_neg", 4.0), ("clip", 0.05)),
+            ),
+        ),
         warnings=(
             Note("tune one threshold per label on validation data: 0.5 is rarely right for rare labels"),
             Note(
@@ -452,6 +515,64 @@ DECISION_TABLE: tuple[Row, ...] = (
         metric_keys=("roc_auc", "log_loss", "accuracy", "brier"),
     ),
     Row(
+        id="regression_counts",
+        when=((_TASK, "==", "regression"), ("integer_valued", "==", True), ("minimum", "==", 0.0)),
+        loss="poisson_loss",
+        options="none",
+        reasons=(
+            Note(
+                "{n} whole numbers from 0 to {maximum:.4g} (mean {mean:.3g}, {zero_share:.1%} zeros): counts, "
+                "whose spread grows with their mean; the Poisson deviance with a log link models the mean count "
+                "(the network outputs log(mean); predict exp(output))"
+            ),
+            Note(
+                "variance / mean = {dispersion:.2f}: over-dispersed (Poisson expects 1); the Poisson fit of the "
+                "mean stays consistent, but its likelihood understates the spread",
+                when=(("dispersion", ">", 1.5),),
+            ),
+            Note(
+                "variance / mean = {dispersion:.2f}: close to Poisson's 1",
+                when=(("dispersion", "<=", 1.5),),
+            ),
+        ),
+        alternatives=(
+            Alt("tweedie_loss", "when many zeros sit beside a long tail", (("power", 1.5),)),
+            Alt("mse_loss", "a relative-error fit", target_transform="log1p"),
+        ),
+        warnings=(
+            Note("pass log(exposure) as offset when the counts cover different exposures (time, area, population)"),
+        ),
+        metrics=("mean Poisson deviance", "D^2 (deviance explained)", "MAE"),
+        metric_keys=("mae",),
+        reference="McCullagh and Nelder 1989, Generalized Linear Models (Poisson regression)",
+    ),
+    Row(
+        id="regression_tweedie",
+        when=(
+            (_TASK, "==", "regression"),
+            ("nonnegative", "==", True),
+            ("integer_valued", "==", False),
+            ("zero_share", ">=", 0.05),
+        ),
+        loss="tweedie_loss",
+        options="huber_alternative",
+        reasons=(
+            Note(
+                "{zero_share:.1%} of the targets are exactly 0 and the rest continuous up to {maximum:.4g} (mean "
+                "{mean:.3g}): the Tweedie deviance (power 1.5, a compound Poisson-Gamma) models the zeros and the "
+                "positive amounts with one log-link mean"
+            ),
+        ),
+        alternatives=(
+            Alt("mse_loss", "a relative-error fit", target_transform="log1p"),
+            Alt("huber_loss", "on the raw target, delta = 1.345 x 1.4826 x MAD", (("delta", Field("delta")),)),
+        ),
+        warnings=(Note("the network outputs log(mean): predict exp(output)"),),
+        metrics=("mean Tweedie deviance (power 1.5)", "D^2 (deviance explained)", "MAE"),
+        metric_keys=("mae",),
+        reference="Jorgensen 1987, Exponential Dispersion Models (Tweedie)",
+    ),
+    Row(
         id="regression_log1p",
         when=((_TASK, "==", "regression"), ("log_scale", "==", True)),
         loss="mse_loss",
@@ -552,6 +673,8 @@ def _clause_text(clause: Clause) -> str:
         return f"task is {value}"
     if value is True:
         return word
+    if value is False:
+        return f"not {word}"
     symbol = {"==": "=", "!=": "≠", "<=": "≤", ">=": "≥"}.get(op, op)
     shown = f"{value:.0%}" if name.endswith("share") and isinstance(value, float) else f"{value:g}"
     return f"{word} {symbol} {shown}"

@@ -7,20 +7,27 @@
 * :func:`adjust_for_prior_shift`, :func:`estimate_prior_shift`: label-shift correction (Saerens EM).
 * :func:`perplexity`, :func:`bleu`: language-model and generation metrics.
 * :func:`streaming_metrics`: mergeable, distributed-ready torchmetrics collections.
+* :func:`poisson_deviance`, :func:`tweedie_deviance`, :func:`gamma_deviance`, :func:`d2_score`:
+  count and positive targets.
+* :func:`level_mae`, :func:`quadratic_weighted_kappa`: ordinal levels.
+* :func:`ndcg_at_k`, :func:`mrr`, :func:`map_at_k`: ranked lists (padded, with a mask).
 """
 
-from losskit.evaluate.calibration import STRATEGIES, CalibrationResult, calibration, temperature_scale
-from losskit.evaluate.language import BleuResult, bleu, perplexity
-from losskit.evaluate.metrics import TASKS, infer_task, metrics
-from losskit.evaluate.prior_shift import PriorShiftEstimate, adjust_for_prior_shift, estimate_prior_shift
-from losskit.evaluate.streaming import STREAMING_TASKS, streaming_metrics
-from losskit.evaluate.thresholds import (
-    OBJECTIVES,
-    MultiLabelThresholdResult,
-    ThresholdCurve,
-    ThresholdResult,
-    tune_threshold,
-)
+from losskit._optional import requires_extra
+
+with requires_extra("eval", "losskit.evaluate"):
+    from losskit.evaluate.calibration import STRATEGIES, CalibrationResult, calibration, temperature_scale
+    from losskit.evaluate.language import BleuResult, bleu, perplexity
+    from losskit.evaluate.metrics import TASKS, infer_task, metrics
+    from losskit.evaluate.prior_shift import PriorShiftEstimate, adjust_for_prior_shift, estimate_prior_shift
+    from losskit.evaluate.streaming import STREAMING_TASKS, streaming_metrics
+    from losskit.evaluate.thresholds import (
+        OBJECTIVES,
+        MultiLabelThresholdResult,
+        ThresholdCurve,
+        ThresholdResult,
+        tune_threshold,
+    )
 
 __all__ = [
     "OBJECTIVES",
@@ -43,4 +50,22 @@ __all__ = [
     "streaming_metrics",
     "temperature_scale",
     "tune_threshold",
+]
+
+with requires_extra("eval", "losskit.evaluate"):
+    from losskit.evaluate.counts import d2_score, gamma_deviance, poisson_deviance, tweedie_deviance
+    from losskit.evaluate.ordinal import level_mae, quadratic_weighted_kappa
+    from losskit.evaluate.ranking import GAINS, map_at_k, mrr, ndcg_at_k
+
+__all__ += [
+    "GAINS",
+    "d2_score",
+    "gamma_deviance",
+    "level_mae",
+    "map_at_k",
+    "mrr",
+    "ndcg_at_k",
+    "poisson_deviance",
+    "quadratic_weighted_kappa",
+    "tweedie_deviance",
 ]

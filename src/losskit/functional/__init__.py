@@ -7,6 +7,9 @@ from losskit.functional.classification import (
     cross_entropy,
     focal_loss,
 )
+from losskit.functional.counts import gamma_loss, poisson_loss, tweedie_loss
+from losskit.functional.crf import crf_loss
+from losskit.functional.distillation import distillation_loss
 from losskit.functional.embedding import (
     arcface_loss,
     contrastive_loss,
@@ -17,6 +20,9 @@ from losskit.functional.embedding import (
     triplet_margin_loss,
 )
 from losskit.functional.fused import linear_cross_entropy
+from losskit.functional.listwise import approx_ndcg_loss, lambda_loss, listmle_loss, listnet_loss
+from losskit.functional.multilabel import asymmetric_loss, poly_loss
+from losskit.functional.ordinal import coral_loss, corn_loss
 from losskit.functional.ranking import margin_ranking_loss, pairwise_logistic_loss
 from losskit.functional.regression import (
     huber_loss,
@@ -25,6 +31,14 @@ from losskit.functional.regression import (
     mse_loss,
     pinball_loss,
     smooth_l1_loss,
+)
+from losskit.functional.segmentation import (
+    dice_ce_loss,
+    dice_loss,
+    focal_tversky_loss,
+    lovasz_hinge_loss,
+    lovasz_softmax_loss,
+    tversky_loss,
 )
 from losskit.functional.sequence import ctc_loss
 
@@ -61,4 +75,30 @@ __all__ = [
     # ranking
     "margin_ranking_loss",
     "pairwise_logistic_loss",
+    # segmentation
+    "dice_loss",
+    "tversky_loss",
+    "focal_tversky_loss",
+    "lovasz_softmax_loss",
+    "lovasz_hinge_loss",
+    "dice_ce_loss",
+    # multi-label
+    "asymmetric_loss",
+    "poly_loss",
+    # distillation
+    "distillation_loss",
+    # structured outputs (crf_decode, not a loss, is exported by the package root)
+    "crf_loss",
+    # counts and positive targets
+    "poisson_loss",
+    "tweedie_loss",
+    "gamma_loss",
+    # ordinal levels
+    "coral_loss",
+    "corn_loss",
+    # ranked lists
+    "listnet_loss",
+    "listmle_loss",
+    "lambda_loss",
+    "approx_ndcg_loss",
 ]

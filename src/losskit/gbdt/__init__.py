@@ -15,24 +15,31 @@ adapters for both libraries' calling conventions::
 Requires the ``gbdt`` extra (``pip install losskit[gbdt]``: xgboost, lightgbm, scipy).
 """
 
-from losskit.gbdt._base import DEFAULT_HESSIAN_FLOOR, Objective
-from losskit.gbdt.binary import focal, logistic
-from losskit.gbdt.multiclass import softmax, softmax_focal
-from losskit.gbdt.regression import huber, pinball, pseudo_huber, squared
-from losskit.gbdt.start import predict, start_margin, xgboost_params
+from losskit._optional import requires_extra
+
+with requires_extra("gbdt", "losskit.gbdt"):
+    from losskit.gbdt._base import DEFAULT_HESSIAN_FLOOR, Objective
+    from losskit.gbdt.binary import focal, logistic
+    from losskit.gbdt.counts import gamma, poisson, tweedie
+    from losskit.gbdt.multiclass import softmax, softmax_focal
+    from losskit.gbdt.regression import huber, pinball, pseudo_huber, squared
+    from losskit.gbdt.start import predict, start_margin, xgboost_params
 
 __all__ = [
     "DEFAULT_HESSIAN_FLOOR",
     "Objective",
     "focal",
+    "gamma",
     "huber",
     "logistic",
     "pinball",
+    "poisson",
     "predict",
     "pseudo_huber",
     "softmax",
     "softmax_focal",
     "squared",
     "start_margin",
+    "tweedie",
     "xgboost_params",
 ]

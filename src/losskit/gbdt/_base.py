@@ -143,6 +143,12 @@ class Objective(abc.ABC):
         return float(np.average(self._loss(y, z), weights=w))
 
     @property
+    def xgboost_tree_params(self) -> dict[str, Any]:
+        """Booster parameters XGBoost's built-in counterpart sets for itself (``count:poisson``
+        clips every leaf at ``max_delta_step``); :func:`~losskit.gbdt.xgboost_params` adds them."""
+        return {}
+
+    @property
     def metric_name(self) -> str:
         return f"{self.name}_loss"
 

@@ -58,9 +58,11 @@ def xgboost_params(
 
     Adds ``base_score`` (the objective's :meth:`~Objective.init_score`, a raw score because no
     ``objective`` parameter is set; a per-class list for multi-class objectives, which needs
-    XGBoost >= 3.1), ``num_class`` for multi-class objectives and ``disable_default_eval_metric``
-    (the default metric would read raw scores as predictions). The start is stored in the model,
-    so predictions need no ``init_score``: ``predict(objective, booster, X)``.
+    XGBoost >= 3.1), ``num_class`` for multi-class objectives, ``disable_default_eval_metric``
+    (the default metric would read raw scores as predictions) and the booster parameters the
+    built-in counterpart sets (:attr:`~Objective.xgboost_tree_params`, unless ``params`` has them).
+    The start is stored in the model, so predictions need no ``init_score``:
+    ``predict(objective, booster, X)``.
 
     Raises:
         LossInputError: if ``params`` sets ``objective`` (it would change how ``base_score`` is read).
@@ -75,6 +77,8 @@ def xgboost_params(
     if objective.num_outputs > 1:
         out["num_class"] = objective.num_outputs
     out.setdefault("disable_default_eval_metric", True)
+    for key, value in objective.xgboost_tree_params.items():
+        out.setdefault(key, value)
     return out
 
 

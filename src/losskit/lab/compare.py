@@ -102,20 +102,22 @@ def _advice(table: Table, y_train: np.ndarray, x_train: pd.DataFrame) -> tuple[l
     """The advisor's recommendation and every alternative it names, as candidates, plus what it said.
 
     The advice is structure (:class:`losskit.catalog.LossChoice`): each alternative becomes a
-    candidate with its options, target transform and resampling. An alternative the lab cannot
-    train is listed under ``not_trained`` with the reason, never dropped silently.
+    candidate with its options, target transform and resampling. A recommendation or an
+    alternative the lab cannot train (a log-link count loss, whose output is a log-mean) is listed
+    under ``not_trained`` with the reason, never dropped silently.
     """
     from losskit.advisor import advise
 
     labels = np.asarray(table.classes, dtype=object)[y_train] if table.classes else y_train
     advice = advise(labels, x_train, task=table.task, pos_label=table.positive_class)
-    found = [cands.Candidate.from_choice(advice.choice, "advisor", list(advice.reasons))]
-    not_trained = []
-    for alt in advice.alternatives:
-        if alt.entry.trainable and table.task in alt.entry.tasks:
-            found.append(cands.Candidate.from_choice(alt, "alternative"))
-        else:
-            not_trained.append({**alt.to_dict(), "why": "the lab trains one output per row of a table target"})
+    found, not_trained = [], []
+    why = "the lab trains one output per row of a table target, scored as a prediction of it"
+    for choice, origin in [(advice.choice, "advisor"), *((alt, "alternative") for alt in advice.alternatives)]:
+        if choice.entry.trainable and table.task in choice.entry.tasks:
+            reasons = list(advice.reasons) if origin == "advisor" else None
+            found.append(cands.Candidate.from_choice(choice, origin, reasons))
+        else:  # e.g. a log-link count loss, whose output is a log-mean rather than a prediction
+            not_trained.append({**choice.to_dict(), "origin": origin, "why": why})
     said = {
         "loss": advice.loss,
         "options": _jsonable(advice.options),
@@ -208,9 +210,9 @@ def run_compare(
     ctx = ctx or DistContext()
     start = time.perf_counter()
     if options.model not in MODELS:
-        raise LossInputError("--model", f"one of {MODELS}", repr(options.model))
+        raise LossInputError("model", f"one of {MODELS}", repr(options.model))
     if ctx.active and options.model in ("xgboost", "lightgbm"):
-        raise LossInputError("--distributed", "used with --model mlp or linear (trees train in one process)", "gbdt")
+        raise LossInputError("model", "mlp or linear when distributed (trees train in one process)", options.model)
     table = prepare(frame, options.target, task=options.task, pos_label=options.pos_label, source=source)
     classification = table.task != "regression"
     plan = plan_splits(

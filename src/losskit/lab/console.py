@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
+from losskit._cliutil import piped_width
 from losskit.lab.compare import LabResult
 from losskit.lab.report import recommendation
 
@@ -59,7 +60,7 @@ def _fmt(v: float | None) -> str:
 
 def print_summary(result: LabResult, paths: dict[str, Path], *, quiet: bool = False) -> None:
     """The comparison table, the recommendation and where the artefacts are."""
-    console = Console()
+    console = Console(width=piped_width())
     m = result.metric
     table = Table(title=f"losskit compare: {result.table.target} ({result.table.task}, test {m.label})")
     for col in ("loss", "origin", m.label, "95% interval", "best in", "threshold"):

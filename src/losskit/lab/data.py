@@ -71,7 +71,7 @@ def load_frame(path: str | Path) -> pd.DataFrame:
     """Read a CSV (``.csv``, ``.csv.gz``, ``.tsv``) or Parquet (``.parquet``, ``.pq``) file."""
     p = Path(path)
     if not p.is_file():
-        raise LossInputError("DATA", "an existing CSV or Parquet file", repr(str(path)))
+        raise LossInputError("path", "an existing CSV or Parquet file", repr(str(path)))
     name = p.name.lower()
     try:
         if name.endswith((".parquet", ".pq")):
@@ -82,9 +82,9 @@ def load_frame(path: str | Path) -> pd.DataFrame:
             return pd.read_csv(p)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise LossInputError(
-            "DATA", "a readable CSV or Parquet file", f"{str(path)!r} ({exc})".replace("\n", " ")
+            "path", "a readable CSV or Parquet file", f"{str(path)!r} ({exc})".replace("\n", " ")
         ) from exc
-    raise LossInputError("DATA", "a file ending in .csv, .tsv or .parquet", repr(str(path)))
+    raise LossInputError("path", "a file ending in .csv, .tsv or .parquet", repr(str(path)))
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
@@ -108,38 +108,38 @@ def prepare(
     """
     if target not in frame.columns:
         shown = ", ".join(map(str, frame.columns[:12])) + (", ..." if frame.shape[1] > 12 else "")
-        raise LossInputError("--target", f"a column of the table ({shown})", repr(target))
+        raise LossInputError("target", f"a column of the table ({shown})", repr(target))
     if task is not None and task not in TASKS:
-        raise LossInputError("--task", f"one of {TASKS}", repr(task))
+        raise LossInputError("task", f"one of {TASKS}", repr(task))
     missing = frame[target].isna()
     dropped = int(missing.sum())
     if dropped:
         warnings.warn(f"dropped {dropped} row(s) whose target {target!r} is missing", UserWarning, stacklevel=2)
         frame = frame.loc[~missing]
     if len(frame) == 0:
-        raise LossInputError("DATA", "a table with at least one labelled row", "no rows with a target")
+        raise LossInputError("frame", "a table with at least one labelled row", "no rows with a target")
     features = frame.drop(columns=[target]).reset_index(drop=True)
     if features.shape[1] == 0:
-        raise LossInputError("DATA", "a table with at least one feature column besides the target", "none")
+        raise LossInputError("frame", "a table with at least one feature column besides the target", "none")
     series = frame[target].reset_index(drop=True)
     if series.nunique() < 2:
-        raise LossInputError("--target", "a column with at least two classes", f"only {list(series.unique())!r}")
+        raise LossInputError("target", "a column with at least two classes", f"only {list(series.unique())!r}")
     task = task or infer_task(series)
     if task == "regression":
         if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
             raise LossInputError(
-                "--target", "a numeric column for regression", f"column {target!r} of dtype {series.dtype}"
+                "target", "a numeric column for regression", f"column {target!r} of dtype {series.dtype}"
             )
         y = series.to_numpy(dtype=np.float64)
         if not np.all(np.isfinite(y)):
-            raise LossInputError("--target", "finite numbers", f"{int((~np.isfinite(y)).sum())} infinite value(s)")
+            raise LossInputError("target", "finite numbers", f"{int((~np.isfinite(y)).sum())} infinite value(s)")
         classes: list = []
     else:
         codes, uniques = pd.factorize(series, sort=True)
         if len(uniques) < 2:
-            raise LossInputError("--target", "a column with at least two classes", f"only {list(uniques)!r}")
+            raise LossInputError("target", "a column with at least two classes", f"only {list(uniques)!r}")
         if task == "binary" and len(uniques) != 2:
-            raise LossInputError("--task", f"'multiclass' for a target with {len(uniques)} classes", "'binary'")
+            raise LossInputError("task", f"'multiclass' for a target with {len(uniques)} classes", "'binary'")
         y = codes.astype(np.int64)
         classes = [v.item() if isinstance(v, np.generic) else v for v in uniques]
     positive = None

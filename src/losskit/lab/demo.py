@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
+from losskit._cliutil import piped_width
 from losskit.lab.compare import CompareOptions, LabResult, run_compare
 from losskit.lab.console import Progress, print_summary
 from losskit.lab.outputs import write_outputs
@@ -63,7 +64,7 @@ def run_demo(out: Path, *, quiet: bool = False) -> dict[str, LabResult]:
     """Run both problems into ``out/binary`` and ``out/regression``; write ``out/index.html``."""
     from losskit.advisor import advise
 
-    console = Console()
+    console = Console(width=piped_width())
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, LabResult] = {}
     for name, frame in demo_tables().items():
@@ -80,7 +81,7 @@ def run_demo(out: Path, *, quiet: bool = False) -> dict[str, LabResult]:
                 source=str(out / f"{name}.csv"),
                 progress=progress.update,
             )
-        paths = write_outputs(result, out / name)
+        paths = write_outputs(result, out / name, overwrite=True)
         print_summary(result, paths, quiet=quiet)
         results[name] = result
     index = out / "index.html"

@@ -6,12 +6,18 @@ count (:func:`losskit.all_reduce_num_items`, which already divides by the world 
 DDP's gradient averaging), so one step equals the single-process step on the whole global batch.
 Evaluation splits the rows into contiguous shards and gathers the outputs back in order, so
 every rank sees the same validation loss and makes the same early-stopping decision.
+
+Every collective waits at most ``timeout`` seconds (the process group's timeout, default
+:data:`DEFAULT_TIMEOUT`): a rank that stalls or dies makes the others fail with a
+``RuntimeError`` from torch.distributed instead of hanging for gloo's default 30 minutes. The
+last wait of a run covers rank 0 writing the artefacts, so keep the timeout above that.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 import torch
@@ -20,7 +26,9 @@ from torch import Tensor, nn
 
 from losskit._errors import LossInputError
 
-__all__ = ["DistContext", "setup"]
+__all__ = ["DEFAULT_TIMEOUT", "DistContext", "setup"]
+
+DEFAULT_TIMEOUT = 300.0  # seconds
 
 
 @dataclass
@@ -80,12 +88,17 @@ class DistContext:
             dist.destroy_process_group()
 
 
-def setup(distributed: bool) -> DistContext:
-    """Join the process group ``torchrun`` prepared (gloo on CPU, nccl on CUDA), or stay single-process."""
+def setup(distributed: bool, *, timeout: float = DEFAULT_TIMEOUT) -> DistContext:
+    """Join the process group ``torchrun`` prepared (gloo on CPU, nccl on CUDA), or stay single-process.
+
+    ``timeout`` (seconds) bounds every collective of the group, joining included.
+    """
     if not distributed:
         return DistContext(device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
-        raise LossInputError("--distributed", "a launch under torchrun (RANK and WORLD_SIZE set)", "a plain process")
+        raise LossInputError("distributed", "a launch under torchrun (RANK and WORLD_SIZE set)", "a plain process")
+    if not timeout > 0:
+        raise LossInputError("timeout", "a positive number of seconds", timeout)
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     if torch.cuda.is_available():
         local = int(os.environ.get("LOCAL_RANK", 0))
@@ -94,5 +107,5 @@ def setup(distributed: bool) -> DistContext:
     else:
         device, backend = torch.device("cpu"), "gloo"
     if not dist.is_initialized():
-        dist.init_process_group(backend=backend)
+        dist.init_process_group(backend=backend, timeout=timedelta(seconds=timeout))
     return DistContext(rank=rank, world_size=world, device=device)

@@ -1,9 +1,27 @@
-"""Write a comparison's artefacts: report, model card, metrics log, summary and the trained model."""
+"""Write a comparison's artefacts: report, model card, metrics log, summary and the trained model.
+
+The artefacts appear all at once or not at all. They are written into a fresh temporary folder
+beside the output folder (same parent, so on the same file system) that is renamed into place
+at the end. A run that fails or is interrupted leaves no folder behind, and never a mix of two
+runs' files. An existing folder is replaced only when asked (``overwrite=True``) and only when
+it holds an earlier run (a ``model_card.json``): the old folder is moved aside, the new one
+renamed in, and the old one deleted. Nothing is written through a symbolic link: the temporary
+folder is new and empty, the output folder itself may not be a link, and the old folder is
+deleted without following links in it.
+
+``preprocessor.joblib`` is a pickle: loading it runs code, so load only files you trust.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +29,12 @@ import joblib
 import numpy as np
 import torch
 
+from losskit._errors import LossInputError
 from losskit.lab.card import ModelCard, clean, library_versions
 from losskit.lab.compare import LabResult
 from losskit.lab.report import recommendation, render_report
 
-__all__ = ["build_card", "write_outputs"]
+__all__ = ["build_card", "check_out_dir", "write_outputs"]
 
 _QUANTILES = np.linspace(0.0, 1.0, 201)
 
@@ -63,6 +82,8 @@ def build_card(result: LabResult) -> ModelCard:
             "options": w.candidate.frozen,
             "origin": w.candidate.origin,
             "reasons": recommendation(result),
+            "target_transform": w.candidate.target_transform,  # losskit predict applies the inverse
+            "resample": w.candidate.resample,  # losskit predict corrects the scores back to the prior
         },
         threshold=w.threshold,
         metric={
@@ -146,10 +167,90 @@ def _write_metrics_csv(result: LabResult, path: Path) -> None:
             writer.writerow({k: (int(v) if k in ("fold", "epoch") else v) for k, v in row.items()})
 
 
-def write_outputs(result: LabResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write every artefact into ``out_dir`` (created if needed); returns their paths by name."""
+def check_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> None:
+    """Raise :class:`LossInputError` (argument ``out_dir``) unless a run's artefacts may go there.
+
+    Accepted: a name that does not exist yet, an empty folder, or (with ``overwrite``) the folder
+    of an earlier run. Refused: a file, a symbolic link, a folder with other files, and the
+    working directory or a folder above it.
+    """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    shown = repr(str(out_dir))
+    if out.is_symlink():
+        raise LossInputError("out_dir", "a folder, not a symbolic link", shown)
+    if out.exists() and not out.is_dir():
+        raise LossInputError("out_dir", "a folder or a name to create", f"{shown}, an existing file")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not overwrite:
+        raise LossInputError("out_dir", "a new or empty folder", f"{shown}, which holds files")
+    if not (out / "model_card.json").is_file():
+        raise LossInputError("out_dir", "a new or empty folder, or an earlier run's (with model_card.json)", shown)
+    here = Path.cwd().resolve()
+    if out.resolve() == here or out.resolve() in here.parents:
+        raise LossInputError("out_dir", "a folder other than the working directory or one above it", shown)
+
+
+@contextmanager
+def _staged(out: Path, *, overwrite: bool) -> Iterator[Path]:
+    """A new temporary folder beside ``out`` that replaces ``out`` when the block ends without error."""
+    check_out_dir(out, overwrite=overwrite)
+    parent = out.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=parent))
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the final folder gets the usual mode
+        yield tmp
+        check_out_dir(out, overwrite=overwrite)  # nothing appeared there meanwhile
+        old = parent / f".{out.name}.{uuid.uuid4().hex[:8]}.old"
+        if out.is_dir():
+            out.rename(old)
+        try:
+            tmp.rename(out)
+        except OSError:
+            if old.exists():
+                old.rename(out)
+            raise
+        shutil.rmtree(old, ignore_errors=True)  # rmtree does not follow symbolic links
+    except BaseException:  # KeyboardInterrupt too: never leave a partial folder behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_outputs(
+    result: LabResult,
+    out_dir: str | Path,
+    *,
+    overwrite: bool = False,
+    also: Callable[[Path], None] | None = None,
+) -> dict[str, Path]:
+    """Write every artefact into ``out_dir``, all at once (see the module docstring).
+
+    Args:
+        result: the comparison to write.
+        out_dir: the output folder: new, empty, or (with ``overwrite``) an earlier run's folder.
+        overwrite: replace the folder of an earlier run.
+        also: ``also(folder)`` writes further files (tracker logs) into the folder before it is
+            moved into place.
+
+    Returns:
+        The artefacts' final paths by name (``report``, ``metrics``, ``summary``, ``card_json``,
+        ``card_md``, ``model``).
+
+    Raises:
+        LossInputError: ``out_dir`` is a file, a symbolic link, or a folder that may not be replaced.
+    """
+    final = Path(out_dir)
+    with _staged(final, overwrite=overwrite) as out:
+        staged = _write_all(result, out)
+        if also is not None:
+            also(out)
+    return {name: final / path.relative_to(out) for name, path in staged.items()}
+
+
+def _write_all(result: LabResult, out: Path) -> dict[str, Path]:
     paths = {"report": out / "report.html", "metrics": out / "metrics.csv", "summary": out / "summary.json"}
     paths["report"].write_text(render_report(result))
     _write_metrics_csv(result, paths["metrics"])

@@ -110,18 +110,18 @@ def parse_metric(text: str | None, task: str) -> MetricSpec:
     name, eq, value = text.strip().lower().partition("=")
     table = _TABLES[task]
     if name not in table:
-        raise LossInputError("--metric", f"one of {sorted(table)} for a {task} task", repr(text))
+        raise LossInputError("metric", f"one of {sorted(table)} for a {task} task", repr(text))
     higher, thresh, takes = table[name]
     param = None
     if takes:
         try:
             param = float(value)
         except ValueError:
-            raise LossInputError("--metric", f"{name}=<number in (0, 1)>", repr(text)) from None
+            raise LossInputError("metric", f"{name}=<number in (0, 1)>", repr(text)) from None
         if not 0.0 < param < 1.0:
-            raise LossInputError("--metric", f"{name}=<number in (0, 1)>", repr(text))
+            raise LossInputError("metric", f"{name}=<number in (0, 1)>", repr(text))
     elif eq:
-        raise LossInputError("--metric", f"{name} without a value", repr(text))
+        raise LossInputError("metric", f"{name} without a value", repr(text))
     return MetricSpec(name=name, task=task, higher_is_better=higher, needs_threshold=thresh, param=param)
 
 

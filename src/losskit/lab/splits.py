@@ -38,7 +38,7 @@ def _split(idx: np.ndarray, y: np.ndarray, size: float, stratify: bool, seed: in
         a, b = train_test_split(idx, test_size=size, random_state=seed, stratify=y[idx] if stratify else None)
     except ValueError as exc:  # too few rows of a class to stratify
         raise LossInputError(
-            "DATA", "enough rows of every class to split (at least 2 per class and split)", str(exc)
+            "frame", "enough rows of every class to split (at least 2 per class and split)", str(exc)
         ) from exc
     return np.sort(a), np.sort(b)
 
@@ -61,7 +61,7 @@ def plan_splits(
         if not 0.0 < value < 0.5:
             raise LossInputError(name, "a fraction in (0, 0.5)", value)
     if cv is not None and cv < 2:
-        raise LossInputError("--cv", "an integer >= 2", cv)
+        raise LossInputError("cv", "an integer >= 2", cv)
     idx = np.arange(len(y))
     rest, test = _split(idx, y, test_size, classification, seed)
     if cv is None:
@@ -71,5 +71,5 @@ def plan_splits(
     try:
         folds = [Fold(train=rest[a], val=rest[b]) for a, b in splitter.split(rest, y[rest])]
     except ValueError as exc:
-        raise LossInputError("--cv", f"at most the size of the smallest class ({cv} folds asked)", str(exc)) from exc
+        raise LossInputError("cv", f"at most the size of the smallest class ({cv} folds asked)", str(exc)) from exc
     return SplitPlan(test=test, folds=folds)

@@ -1,8 +1,14 @@
-"""``--log-to tensorboard | mlflow``: copy the per-epoch log to an experiment tracker when installed."""
+"""Copy the per-epoch log to an experiment tracker (TensorBoard or MLflow) when installed.
+
+Both write under the run's output folder: ``tensorboard/`` with one log folder per candidate,
+and ``mlflow.db`` (an MLflow SQLite tracking store, ``mlflow ui --backend-store-uri
+sqlite:///OUT/mlflow.db``) unless ``MLFLOW_TRACKING_URI`` names another store, which is used then.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 from losskit._errors import LossInputError
@@ -17,11 +23,11 @@ def check_available(tracker: str) -> None:
     """Raise a one-line error before any training when the tracker's package is missing."""
     package = _PACKAGES[tracker]
     if importlib.util.find_spec(package) is None:
-        raise LossInputError("--log-to", f"an installed tracker (pip install {package})", repr(tracker))
+        raise LossInputError("tracker", f"an installed tracker (pip install {package})", repr(tracker))
 
 
 def log_history(tracker: str, result: LabResult, out: Path) -> None:
-    """One run per candidate with its options as parameters and every logged number per epoch."""
+    """One run per candidate with its options as parameters and every logged number per epoch, under ``out``."""
     if tracker == "tensorboard":
         from torch.utils.tensorboard import SummaryWriter
 
@@ -35,6 +41,8 @@ def log_history(tracker: str, result: LabResult, out: Path) -> None:
         return
     import mlflow
 
+    if not os.environ.get("MLFLOW_TRACKING_URI"):
+        mlflow.set_tracking_uri(f"sqlite:///{(out / 'mlflow.db').absolute()}")
     for r in result.results:
         with mlflow.start_run(run_name=r.candidate.label):
             mlflow.log_params({"loss": r.candidate.name, **{k: str(v) for k, v in r.candidate.frozen.items()}})
