@@ -209,3 +209,37 @@ def test_catalog_module_imports_no_torch() -> None:
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert not imported & {"torch", "numpy", "pandas", "sklearn", "scipy"}
+
+
+def _case(entry: catalog.LossEntry):
+    return next(c for c in CASES if getattr(c.fn, "__name__", None) == entry.name)
+
+
+_BOUNDED = [
+    (e, o)
+    for e in catalog.ENTRIES
+    for o in e.options
+    if o.type in ("float", "int") and (o.low is not None or o.high is not None) and o.name != "chunk_size"
+]
+
+
+@pytest.mark.parametrize(("entry", "option"), _BOUNDED, ids=lambda v: getattr(v, "name", v))
+def test_declared_ranges_are_the_functions_ranges(entry: catalog.LossEntry, option: catalog.Option) -> None:
+    """Just outside the declared range the function and the catalog refuse; at the bound they agree."""
+    args, kwargs = _case(entry).make(4, torch.float64, torch.Generator().manual_seed(0))
+    kwargs = {k: v for k, v in kwargs.items() if k != option.name}
+    for bound, is_open, outside in (
+        (option.low, option.low_open, -0.5),
+        (option.high, option.high_open, 0.5),
+    ):
+        if bound is None:
+            continue
+        bad = bound if is_open else bound + outside
+        with pytest.raises(losskit.LossInputError):
+            option.check(bad, option.name)
+        with pytest.raises(losskit.LossInputError):
+            entry.function()(*args, **kwargs, **{option.name: bad})
+        if not is_open:
+            ok = int(bound) if option.type == "int" else float(bound)
+            assert option.check(ok, option.name) == ok
+            entry.function()(*args, **kwargs, **{option.name: ok})

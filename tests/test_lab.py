@@ -76,6 +76,7 @@ def test_compare_writes_every_artefact(binary_run: Path, capsys: pytest.CaptureF
     assert summary["candidates"][0]["origin"] == "advisor"
     assert "binary_focal_loss" in names and names.count("binary_cross_entropy_with_logits") == 3
     assert summary["positive_class"] == "yes"  # the minority of "yes" / "no"
+    assert [c["resample"] for c in summary["candidates"]].count("under") == 1
     assert any(c["loss"].endswith("+ undersampling") for c in summary["candidates"])
     weighted = [c for c in summary["candidates"] if c["origin"] == "alternative" and "pos_weight" in c["options"]]
     assert len(weighted) == 1 and isinstance(weighted[0]["options"]["pos_weight"], float)

@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 from sklearn import datasets, metrics
 
-from losskit import catalog
+from losskit import LossInputError, catalog
 from losskit.lab.candidates import Candidate, make_loss, prior_correction, resample_rows
-from losskit.lab.compare import CompareOptions, run_compare
+from losskit.lab.compare import CompareOptions, choose_candidates, run_compare
+from losskit.lab.data import prepare
 from losskit.lab.train import TrainConfig
 
 ONE_EPOCH = TrainConfig(epochs=1, batch_size=64, hidden=(8,), patience=1)
@@ -145,3 +146,16 @@ def test_pos_label_overrides_the_positive_class(cancer: pd.DataFrame) -> None:
     opts = CompareOptions(target="y", losses="bce", pos_label="healthy", train=ONE_EPOCH, bootstrap=5)
     result = run_compare(cancer, opts)
     assert result.table.positive_class == "healthy" and result.y_test.mean() > 0.5
+
+
+def test_tree_models_get_only_losses_with_a_gbdt_objective_before_training() -> None:
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=300)
+    y[:15] += 40.0  # outliers: the advisor picks Huber, with MAE and log-cosh as alternatives
+    frame = pd.DataFrame({"u": rng.normal(size=300), "y": y})
+    table = prepare(frame, "y")
+    chosen, said = choose_candidates("auto", table, table.y, table.features, "xgboost")
+    assert [c.name for c in chosen] == ["huber_loss", "mae_loss", "mse_loss"]
+    assert [d["loss"] for d in said["not_trained"]] == ["log_cosh_loss"]
+    with pytest.raises(LossInputError, match="GBDT objective"):
+        choose_candidates("mse,log_cosh", table, table.y, table.features, "lightgbm")

@@ -14,8 +14,10 @@ from losskit import catalog, tasks
 from losskit.tasks import infer_task, positive_class
 
 
-def test_doctests_of_the_catalog_and_the_task_rule_run() -> None:
-    for module in (catalog, tasks):
+def test_doctests_of_the_catalog_the_task_rule_and_advise_run() -> None:
+    from losskit.advisor import recommend
+
+    for module in (catalog, tasks, recommend):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0
 
@@ -89,3 +91,16 @@ def test_pos_label_overrides_and_is_checked() -> None:
         positive_class(["a", "b"], pos_label="c")
     with pytest.raises(losskit.LossInputError, match="two classes"):
         positive_class(["a", "b", "c"])
+
+
+def test_every_tool_speaks_the_one_task_vocabulary() -> None:
+    from losskit.advisor.profile import TASKS as ADVISOR
+    from losskit.auditor.checks import AUDIT_TASKS
+    from losskit.evaluate.metrics import TASKS as METRICS
+    from losskit.evaluate.streaming import STREAMING_TASKS
+    from losskit.lab.data import TASKS as LAB
+
+    for tools in (ADVISOR, AUDIT_TASKS, METRICS, STREAMING_TASKS, LAB, tasks.LAB_TASKS):
+        assert set(tools) <= set(tasks.TASKS), set(tools) - set(tasks.TASKS)
+    for entry in catalog.ENTRIES:
+        assert set(entry.tasks) <= set(tasks.TASKS)

@@ -189,7 +189,7 @@ class LossEntry:
         options: its keyword options (``reduction`` and ``num_items`` are common to all and not listed).
         aliases: other names it is known by (lower case); the module's lower-cased name is one too.
         module_extra: ``__init__`` arguments of the module that the function does not take
-            (ArcFace's ``embedding_dim``: the module owns the weight the function receives).
+            (ArcFace's ``embedding_dim``: the module owns the class centres the function receives).
         gbdt: its gradient-boosting objective, if any.
         trainable: whether ``losskit compare`` can train it (one output per row, a table target).
         reference: the paper or library it follows.

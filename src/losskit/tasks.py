@@ -64,6 +64,7 @@ TASKS = (
     "multitask",
     "detection",
     "segmentation",
+    "language",
 )
 #: The tasks ``losskit compare`` trains on a table.
 LAB_TASKS = ("binary", "multiclass", "regression")

@@ -36,8 +36,9 @@ from losskit.tasks import infer_task, positive_class
 
 __all__ = ["TASKS", "FeatureProfile", "TargetProfile", "profile_features", "profile_target"]
 
-# The tasks the advisor handles: every task of :data:`losskit.tasks.TASKS` but box detection.
-TASKS = tuple(t for t in ALL_TASKS if t != "detection")
+# The tasks the advisor handles: every task of :data:`losskit.tasks.TASKS` but box detection and
+# token-level language modelling.
+TASKS = tuple(t for t in ALL_TASKS if t not in ("detection", "language"))
 
 # Robust z-score beyond which a value counts as an outlier (Iglewicz and Hoaglin 1993).
 OUTLIER_Z = 3.5

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from losskit import catalog
 from losskit._errors import LossInputError
 from losskit.catalog import TARGET_TRANSFORMS
 from losskit.lab import candidates as cands
@@ -143,16 +144,31 @@ def _jsonable(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def choose_candidates(
-    spec: str, table: Table, y_train: np.ndarray, x_train: pd.DataFrame
+    spec: str, table: Table, y_train: np.ndarray, x_train: pd.DataFrame, model: str = "mlp"
 ) -> tuple[list[cands.Candidate], dict[str, Any] | None]:
-    """The explicit list, or ``auto``: advisor recommendation, alternatives and the plain baseline."""
+    """The explicit list, or ``auto``: advisor recommendation, alternatives and the plain baseline.
+
+    Checked against the model before any training: for tree models an explicit loss without a
+    GBDT objective is an error, and ``auto`` keeps only losses with one (the others are listed
+    under ``not_trained`` with the reason).
+    """
+    trees = model in ("xgboost", "lightgbm")
     explicit = cands.parse_losses(spec, table.task)
     if explicit is not None:
+        for c in explicit:
+            if trees and c.entry.gbdt is None:
+                with_objective = ", ".join(e.name for e in catalog.trainable(table.task) if e.gbdt)
+                raise LossInputError(
+                    "losses", f"a loss with a GBDT objective for a {model} model ({with_objective})", repr(c.name)
+                )
         return explicit, None
     found, said = _advice(table, y_train, x_train)
     baseline = cands.Candidate(cands.BASELINES[table.task], origin="baseline")
     unique: dict[tuple, cands.Candidate] = {}
     for c in [*found, baseline]:
+        if trees and c.entry.gbdt is None:
+            said["not_trained"].append({"loss": c.name, "options": c.options, "why": f"no GBDT objective ({model})"})
+            continue
         unique.setdefault(c.key(), c)
     return list(unique.values()), said
 
@@ -208,7 +224,9 @@ def run_compare(
         seed=options.train.seed,
     )
     first = plan.folds[0]
-    candidates, said = choose_candidates(options.losses, table, table.y[first.train], table.features.iloc[first.train])
+    candidates, said = choose_candidates(
+        options.losses, table, table.y[first.train], table.features.iloc[first.train], options.model
+    )
     metric = parse_metric(options.metric or _advised_metric(said, table.task), table.task)
     n_classes = max(len(table.classes), 2)
     y_test = table.y[plan.test]

@@ -269,6 +269,8 @@ def _write_all(result: LabResult, out: Path) -> dict[str, Path]:
                 "loss": r.candidate.label,
                 "name": r.candidate.name,
                 "options": r.candidate.frozen,
+                "target_transform": r.candidate.target_transform,
+                "resample": r.candidate.resample,
                 "origin": r.candidate.origin,
                 "value": r.value,
                 "interval": list(r.interval),
