@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 	$(PIP) torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	@echo "== set-up 3/3: losskit (editable) with the dev extra: scikit-learn, pandas, XGBoost, LightGBM, pytest, ..."
 	$(PIP) -e ".[dev]"
+	@echo "   test oracle segmentation-models-pytorch without its model-zoo dependencies (timm, torchvision),"
+	@echo "   which would not load beside the CPU build of torch; only its loss classes are used"
+	$(PIP) --no-deps "segmentation-models-pytorch>=0.5"
 	touch $(STAMP)
 	@echo "== set-up done"
 

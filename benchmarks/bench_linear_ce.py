@@ -6,10 +6,12 @@ One command runs every variant, each in its own subprocess (so peak memory is pe
   arithmetic floor every variant is compared to, measured in the same run;
 * ``plain``: ``F.linear`` then ``F.cross_entropy``, forward + backward;
 * ``torch-chunked``: ``torch.nn.functional.linear_cross_entropy(..., options=LinearCrossEntropyOptions())``;
-* ``losskit``: ``losskit.linear_cross_entropy`` with ``impl="auto"`` (chunked PyTorch on CPU,
-  Triton on CUDA); on CUDA also ``losskit-torch`` (``impl="torch"``);
-* ``losskit-chunk256``: ``impl="torch"`` with 256-row chunks (twice the CPU default): the time /
-  memory trade-off of the chunk size;
+* ``losskit``: ``losskit.linear_cross_entropy`` with ``impl="auto"`` (the chunked PyTorch path on
+  every device, CUDA included, until the Triton kernels are verified on a GPU); on CUDA also
+  ``losskit-triton`` (``impl="triton"``, the unverified kernels);
+* ``losskit-chunk<R>``: ``impl="torch"`` with ``R``-row chunks, e.g. ``losskit-chunk256``;
+* ``losskit-budget<M>``: ``chunk_size=chunk_size_for_budget(M MiB, V)``, the memory-budget knob
+  (``--variants`` with ``losskit-budget8,losskit-budget16,...`` gives the time/memory table);
 * ``losskit-lazy``: ``impl="torch"`` with ``reduction="none"`` then ``.mean()``: the schedule that
   recomputes the logits in the backward instead of computing the gradients in the forward;
 * on CUDA, when installed: ``liger`` (Liger Kernel's fused linear cross-entropy) and ``cce``
@@ -29,6 +31,10 @@ the inputs, every allocation counted (PyTorch's, the BLAS library's, the allocat
 ``clear_refs`` cannot be written, the first (cold) run's ``ru_maxrss`` growth is used and the table
 says so. On CUDA: ``torch.cuda.max_memory_allocated`` minus the allocated memory before the run.
 
+``--phases`` instead times the phases of the chunked path (logits matmul, softmax passes, input-
+gradient matmul, weight-gradient ``addmm_``) summed over the chunks, for several chunk sizes,
+against the floor's three matmuls, in rounds (``--reps``): where the time goes.
+
 Usage: ``python benchmarks/bench_linear_ce.py`` (CPU defaults N=4096, H=512, V=32768, float32;
 CUDA defaults N=8192, H=4096, V=128256, bfloat16), ``--help`` for options.
 """
@@ -38,6 +44,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import gc
+import itertools
 import json
 import os
 import platform
@@ -100,7 +107,13 @@ def _make_step(variant: str, x, w, t):
         if variant.startswith("losskit-chunk"):  # the time / memory trade-off of the chunk size
             chunk = int(variant.removeprefix("losskit-chunk"))
             return lambda: losskit.linear_cross_entropy(x, w, t, impl="torch", chunk_size=chunk)
-        impl = "auto" if variant == "losskit" else "torch"
+        if variant.startswith("losskit-budget"):  # the same trade-off, stated as a memory budget
+            from losskit.fused import chunk_size_for_budget
+
+            budget = int(variant.removeprefix("losskit-budget")) * 2**20
+            chunk = chunk_size_for_budget(budget, w.shape[0], w.dtype)
+            return lambda: losskit.linear_cross_entropy(x, w, t, impl="torch", chunk_size=chunk)
+        impl = "triton" if variant == "losskit-triton" else "auto"
         return lambda: losskit.linear_cross_entropy(x, w, t, impl=impl)
     if variant == "liger":
         from liger_kernel.transformers.fused_linear_cross_entropy import LigerFusedLinearCrossEntropyLoss
@@ -195,14 +208,76 @@ def worker(args: argparse.Namespace) -> dict:
     }
 
 
+def phases(args: argparse.Namespace) -> None:
+    """Per-phase time of the chunked path, summed over the chunks, against the floor's matmuls."""
+    sys.path.insert(0, str(SRC))
+    from losskit.fused._torch import _Chunks, _Options
+
+    g = torch.Generator().manual_seed(0)
+    dtype = getattr(torch, args.dtype)
+    x = torch.randn(args.n, args.hidden, generator=g).to(dtype)
+    w = (torch.randn(args.vocab, args.hidden, generator=g) * args.hidden**-0.5).to(dtype)
+    t = torch.randint(0, args.vocab, (args.n,), generator=g)
+
+    def chunked(chunk: int) -> dict[str, float]:
+        chunks = _Chunks(x, w, None, _Options(-100, 0.0, 0.0, None, chunk), args.n)
+        gx, gw = torch.zeros_like(x), torch.zeros(w.shape, dtype=chunks.cdtype)
+        spent = dict.fromkeys(("logits mm", "softmax passes", "grad_input mm", "grad_weight addmm_"), 0.0)
+        for start in range(0, args.n, chunk):
+            rows = slice(start, start + chunk)
+            stamps = [time.perf_counter()]
+            buf = chunks.logits(x[rows], t[rows], None)
+            stamps.append(time.perf_counter())
+            _, lse, logp_t = chunks.loss_stats(buf, t[rows], None, probs=True)
+            d = chunks.dlogits(buf, t[rows], None, logp_t, lse)
+            stamps.append(time.perf_counter())
+            chunks.accumulate(d, x[rows], rows, None, gx, None, None)
+            stamps.append(time.perf_counter())
+            chunks.accumulate(d, x[rows], rows, None, None, gw, None)
+            stamps.append(time.perf_counter())
+            for key, step in zip(spent, _steps(stamps), strict=True):
+                spent[key] += step
+        return spent
+
+    def floor() -> dict[str, float]:
+        stamps = [time.perf_counter()]
+        logits = x @ w.T
+        stamps.append(time.perf_counter())
+        logits @ w
+        stamps.append(time.perf_counter())
+        logits.T @ x
+        stamps.append(time.perf_counter())
+        return dict(zip(("logits mm", "grad_input mm", "grad_weight mm"), _steps(stamps), strict=True))
+
+    sizes = [int(c) for c in args.chunks.split(",")]
+    chunked(sizes[0])  # warm-up
+    print(f"phases of the chunked path, N={args.n} H={args.hidden} V={args.vocab} {args.dtype}, seconds")
+    for rnd in range(args.reps):
+        f = floor()
+        total = sum(f.values())
+        print(f"round {rnd}, load {os.getloadavg()[0]:.1f}: floor " + _fmt(f) + f"  total {total:.2f}")
+        for c in sizes:
+            p = chunked(c)
+            ratio = sum(p.values()) / total
+            print(f"  chunk {c:>5}: " + _fmt(p) + f"  total {sum(p.values()):.2f}  x floor {ratio:.2f}")
+
+
+def _steps(stamps: list[float]) -> list[float]:
+    return [b - a for a, b in itertools.pairwise(stamps)]
+
+
+def _fmt(times: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.2f}" for k, v in times.items())
+
+
 # ----------------------------------------------------------------------------- driver side
 
 
 def _available(variant: str, device: str) -> bool:
-    if variant in ("liger", "cce", "losskit-torch"):
+    if variant in ("liger", "cce", "losskit-triton"):
         if device != "cuda":
             return False
-        module = {"liger": "liger_kernel", "cce": "cut_cross_entropy", "losskit-torch": "torch"}[variant]
+        module = {"liger": "liger_kernel", "cce": "cut_cross_entropy", "losskit-triton": "triton"}[variant]
         try:
             __import__(module)
         except ImportError:
@@ -230,8 +305,10 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument(
         "--variants",
-        default="floor,plain,torch-chunked,losskit,losskit-chunk256,losskit-lazy,losskit-torch,liger,cce",
+        default="floor,plain,torch-chunked,losskit,losskit-chunk256,losskit-lazy,losskit-triton,liger,cce",
     )
+    parser.add_argument("--phases", action="store_true", help="time the chunked path's phases instead")
+    parser.add_argument("--chunks", default="64,128,256,512", help="chunk sizes for --phases")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     cuda = args.device == "cuda"
@@ -239,6 +316,9 @@ def main() -> None:
     args.hidden = args.hidden or (4096 if cuda else 512)
     args.vocab = args.vocab or (128256 if cuda else 32768)
     args.dtype = args.dtype or ("bfloat16" if cuda else "float32")
+    if args.phases:
+        phases(args)
+        return
     if args.worker:
         args.variant = args.worker
         print(json.dumps(worker(args)))
@@ -266,6 +346,8 @@ def main() -> None:
         runs = ", ".join(f"{s:.2f}" for s in r["times"])
         if v == "floor":
             print(f"{v:<15}{r['time']:>11.3f}{'1.00':>9}{'1.00':>13}{'-':>10}{'-':>11}{'-':>9}   {runs}")
+            rate = 6 * args.n * args.hidden * args.vocab / r["time"]
+            print(f"{'':<15}matmul rate of the floor in this run: {rate / 1e9:.1f} GFLOP/s (6 N H V / time)")
             continue
         floors = ", ".join(f"{s:.2f}" for s in r["floor_times"])
         print(

@@ -131,7 +131,17 @@ def _ranking_pairwise():
     return y, {"task": "ranking"}, ["4 levels"]
 
 
+def _segmentation_dice_ce():
+    masks = _rng().integers(0, 4, (6, 16, 16))
+    masks[masks == 3] = 2  # class 3 never appears; class 0..2 do
+    masks[0, :2] = 7  # a rare class in one image only: absent from the other five
+    masks[1, 0, 0] = -1  # a void pixel
+    rare = 32 / (6 * 256 - 1)
+    return masks, {"task": "segmentation"}, ["6 masks of 256 pixels over 4 classes", f"{rare:.2%}"]
+
+
 DATASETS = {
+    "segmentation_dice_ce": _segmentation_dice_ce,
     "regression_mse": _regression_mse,
     "regression_outliers": _regression_outliers,
     "regression_log1p": _regression_log1p,

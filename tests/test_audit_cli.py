@@ -98,7 +98,8 @@ def test_a_module_in_the_working_directory_cannot_shadow_a_library(tmp_path):
     (tmp_path / "my_losses_for_audit.py").write_text(USER_LOSSES)
     (tmp_path / "rich.py").write_text("open('SHADOWED', 'w').close()\nraise SystemExit('shadowed rich ran')\n")
     src = str(Path(__file__).resolve().parents[1] / "src")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    # no empty entry: an empty PYTHONPATH component means the working directory
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
     done = subprocess.run(
         [sys.executable, "-m", "losskit", "audit", "my_losses_for_audit:good_bce", "--task", "binary"],
         cwd=tmp_path,

@@ -90,7 +90,13 @@ def test_bad_compare_option_is_one_line_with_a_help_hint(
 
 @pytest.mark.parametrize(
     ("options", "flag"),
-    [(["--alpha", "2"], "--alpha"), (["--alpha", "nan"], "--alpha"), (["--psi-threshold", "-1"], "--psi-threshold")],
+    [
+        (["--alpha", "2"], "--alpha"),
+        (["--alpha", "nan"], "--alpha"),
+        (["--rate-ratio", "1"], "--rate-ratio"),
+        (["--scale-ratio", "inf"], "--scale-ratio"),
+        (["--shift", "-1"], "--shift"),
+    ],
 )
 def test_bad_drift_option_is_one_line(
     table: Path, capsys: pytest.CaptureFixture[str], options: list[str], flag: str

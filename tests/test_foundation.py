@@ -49,10 +49,14 @@ def test_unknown_reduction_and_non_tensor_target():
         losskit.mse_loss(torch.randn(2), torch.randn(2), num_items=-1)
 
 
-def test_target_requiring_grad_is_refused_rather_than_silently_detached():
-    y = torch.rand(3, requires_grad=True)
-    with pytest.raises(LossInputError, match="`target`"):
-        losskit.binary_focal_loss(torch.randn(3), y)
+def test_target_requiring_grad_gets_its_gradient_rather_than_being_detached():
+    # gamma = 0 is BCE: the target's gradient must be PyTorch's, not silently None
+    x = torch.randn(3, dtype=torch.float64)
+    y = torch.rand(3, dtype=torch.float64, requires_grad=True)
+    losskit.binary_focal_loss(x, y, gamma=0.0).backward()
+    y_ref = y.detach().clone().requires_grad_(True)
+    torch.nn.functional.binary_cross_entropy_with_logits(x, y_ref).backward()
+    torch.testing.assert_close(y.grad, y_ref.grad)
 
 
 def test_count_items_rules():

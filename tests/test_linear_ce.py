@@ -13,7 +13,7 @@ import torch.nn.functional as TF
 import losskit
 from losskit import LossInputError
 from losskit.functional import linear_cross_entropy
-from losskit.fused import default_chunk_size
+from losskit.fused import chunk_size_for_budget, default_chunk_size
 from losskit.nn import LinearCrossEntropyLoss
 
 IGN = -100
@@ -239,6 +239,25 @@ def test_auto_on_cpu_matches_torch():
     )
 
 
+def test_auto_keeps_cuda_on_the_chunked_path_and_triton_warns_once(monkeypatch):
+    """Until the Triton kernels have run on a GPU, "auto" never picks them; asking for them on CUDA
+    warns once per process, naming what has not been run (decided from the device alone, so this
+    runs without a GPU)."""
+    from losskit.functional import fused
+
+    cuda = torch.device("cuda")
+    assert not fused._use_triton("auto", cuda)
+    assert not fused._use_triton("torch", cuda)
+    monkeypatch.setattr(fused, "_warned_unverified", False)
+    with pytest.warns(UserWarning, match="not been run on a CUDA device") as record:
+        assert fused._use_triton("triton", cuda)
+        assert fused._use_triton("triton", cuda)
+    assert len(record) == 1
+    for phrase in ("no CUDA test run", "bf16/fp16 tl.dot", "no benchmark", "untuned tiles"):
+        assert phrase in str(record[0].message)
+    assert fused._use_triton("triton", torch.device("cpu"))  # the interpreter: tested, no warning
+
+
 def test_under_torch_compile():
     """A compiled model around the loss runs (the loss is a graph break) and gives the same grads."""
     torch.manual_seed(0)
@@ -271,6 +290,20 @@ def test_default_chunk_size():
     assert default_chunk_size(512, softcap=True) == 64
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("budget_mib", [1, 8, 16, 32, 100])
+def test_chunk_size_for_budget_fits_the_budget(budget_mib, dtype):
+    """The chunk buffers (float32, plus a half copy for bf16) fit; 16 more rows would not."""
+    vocab, budget = 32768, budget_mib * 2**20
+    per_row = vocab * (4 + (2 if dtype == torch.bfloat16 else 0))
+    rows = chunk_size_for_budget(budget, vocab, dtype)
+    assert rows % 16 == 0
+    assert rows == 16 or rows * per_row <= budget < (rows + 16) * per_row
+    # the default rule is the budget of a quarter of the float32 weight gradient
+    assert chunk_size_for_budget(vocab * 512, vocab) == default_chunk_size(512)
+    assert chunk_size_for_budget(vocab * 512, vocab, softcap=True) == default_chunk_size(512, softcap=True)
+
+
 def _bad_cases():
     x = torch.randn(4, 3)
     w = torch.randn(7, 3)
@@ -286,6 +319,7 @@ def _bad_cases():
         ("target", (x, w, torch.tensor([0, 1, -3, 2])), {}),
         ("linear_bias", (x, w, t), {"linear_bias": torch.randn(6)}),
         ("label_smoothing", (x, w, t), {"label_smoothing": 1.5}),
+        ("label_smoothing", (x, w, t), {"label_smoothing": 1.0}),  # like cross_entropy: [0, 1)
         ("z_loss", (x, w, t), {"z_loss": -0.1}),
         ("softcap", (x, w, t), {"softcap": 0.0}),
         ("reduction", (x, w, t), {"reduction": "avg"}),
@@ -293,6 +327,7 @@ def _bad_cases():
         ("impl", (x, w, t), {"impl": "cuda"}),
         ("ignore_index", (x, w, t), {"ignore_index": 1.5}),
         ("num_items", (x, w, t), {"num_items": -1}),
+        ("process_group", (x, w, t), {"process_group": object()}),  # torch.distributed not initialised
     ]
 
 

@@ -27,7 +27,7 @@ from triton.runtime.interpreter import InterpretedFunction
 
 from losskit import LossInputError
 from losskit.functional import linear_cross_entropy
-from losskit.functional.fused import _triton_usable
+from losskit.functional.fused import _use_triton
 from test_linear_ce import IGN, make, reference
 
 INTERPRETING = isinstance(tl.zeros, InterpretedFunction)
@@ -128,5 +128,5 @@ if INTERPRETING:
         torch.testing.assert_close(a, c, rtol=1e-5, atol=1e-5)
 
     def test_auto_stays_on_torch_for_cpu_tensors():
-        # "auto" picks Triton only for CUDA tensors, even when the interpreter is on.
-        assert not _triton_usable(torch.device("cpu"))
+        # "auto" never picks Triton, even when the interpreter is on.
+        assert not _use_triton("auto", torch.device("cpu"))

@@ -13,6 +13,7 @@ from losskit.advisor import advise
 from losskit.auditor import audit, check
 from losskit.functional import *  # noqa: F403
 from losskit.functional import __all__ as _functional_all
+from losskit.functional.crf import crf_decode
 from losskit.multitask import MultiTaskLoss
 
 __version__ = "0.1.0"
@@ -30,5 +31,6 @@ __all__ = [
     "advise",
     "audit",
     "check",
+    "crf_decode",
     *_functional_all,
 ]

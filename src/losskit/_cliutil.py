@@ -29,6 +29,7 @@ __all__ = [
     "missing_column",
     "missing_extra",
     "existing_file",
+    "false_alarm_level",
     "nonnegative_int",
     "open_fraction",
     "output_dir",
@@ -36,6 +37,7 @@ __all__ = [
     "positive_float",
     "positive_int",
     "probability",
+    "ratio_above_one",
     "reworded",
 ]
 
@@ -67,6 +69,22 @@ def probability(text: str) -> float:
     value = _number(text, "a number between 0 and 1 (exclusive)")
     if not 0 < value < 1:
         raise _bad("a number between 0 and 1 (exclusive)", text)
+    return value
+
+
+def false_alarm_level(text: str) -> float:
+    """A false-alarm level: a number strictly between 0 and 0.5."""
+    value = _number(text, "a level between 0 and 0.5 (exclusive)")
+    if not 0 < value < 0.5:
+        raise _bad("a level between 0 and 0.5 (exclusive)", text)
+    return value
+
+
+def ratio_above_one(text: str) -> float:
+    """A finite ratio > 1 (an odds or scale ratio that counts as a change, either way)."""
+    value = _number(text, "a finite ratio > 1")
+    if value <= 1:
+        raise _bad("a finite ratio > 1", text)
     return value
 
 
@@ -155,8 +173,8 @@ def reworded(flag: str, *generic: str) -> Iterator[None]:
         yield
     except LossInputError as exc:
         argument = str(exc.argument)
-        name = flag if argument in generic or argument == flag else f"{flag} ({argument})"
-        raise CLIError(f"argument `{name}`: expected {exc.expected}, but got {exc.actual}") from exc
+        where = "" if argument in generic or argument == flag else f" ({argument})"
+        raise CLIError(f"argument `{flag}`{where}: expected {exc.expected}, but got {exc.actual}") from exc
 
 
 def missing_column(flag: str, name: str, columns: Iterable[object], where: str) -> CLIError:

@@ -174,11 +174,14 @@ class LossEntry:
         name: the function's name in :mod:`losskit.functional` (and at the package root).
         module: the module class's name in :mod:`losskit.nn`.
         family: the :mod:`losskit.functional` family it belongs to (``"regression"``, ``"classification"``,
-            ``"sequence"``, ``"boxes"``, ``"embedding"``, ``"ranking"``, ``"fused"``).
+            ``"sequence"``, ``"boxes"``, ``"embedding"``, ``"ranking"``, ``"fused"``, ``"segmentation"``,
+            ``"multilabel"``, ``"distillation"``, ``"crf"``).
         kind: what the loss reads from its input, for the lint: ``"softmax"`` (logits over classes),
             ``"sigmoid"`` (one logit per label), ``"squared"``, ``"robust"``, ``"quantile"``
             (values scored against a numeric target), ``"ctc"``, ``"box"``, ``"embedding"``,
-            ``"ranking"``, ``"fused"`` (hidden states and a weight matrix).
+            ``"ranking"``, ``"fused"`` (hidden states and a weight matrix), ``"region"`` (dense logits
+            scored by overlap with a mask), ``"distillation"`` (student and teacher logits), ``"crf"``
+            (emission scores of tag sequences).
         tasks: the tasks it serves (:data:`losskit.tasks.TASKS`).
         inputs: the function's positional data arguments, in order.
         options: its keyword options (``reduction`` and ``num_items`` are common to all and not listed).
@@ -260,6 +263,20 @@ _POS_WEIGHT = Option(
 _EPS = Option("eps", "float", 1e-7, low=0.0, low_open=True, doc="added to every division")
 _MARGIN_FREE = Option("margin", "float", 1.0, low=0.0, doc="distance margin")
 _DISTANCE = Option("distance", "str", "euclidean", choices=("euclidean", "squared_euclidean", "cosine"))
+_SEG_WEIGHT = Option("weight", "tensor", None, low=0.0, doc="one weight per class")
+_SMOOTH = Option("smooth", "float", 0.0, low=0.0, doc="added to numerator and denominator of each ratio")
+_SEG_CLASSES = Option(
+    "classes", "str", "present", choices=("present", "all"), doc="which (image, class) pairs count"
+)
+_SEG_BATCH = Option("batch", "bool", False, doc="one statistic per class over the whole batch")
+
+
+def _tversky_alpha(default: float) -> Option:
+    return Option("alpha", "float", default, low=0.0, doc="weight of the false positives")
+
+
+def _tversky_beta(default: float) -> Option:
+    return Option("beta", "float", default, low=0.0, doc="weight of the false negatives")
 
 
 def _regression(name: str, module: str, kind: str, *aliases: str, options: tuple[Option, ...] = (), **kw: Any):
@@ -466,7 +483,7 @@ ENTRIES: tuple[LossEntry, ...] = (
         "embedding",
         "embedding",
         ("embedding",),
-        inputs=("embeddings", "labels"),
+        inputs=("input", "target"),
         options=(
             Option("margin", "float", 0.2, low=0.0, doc="distance margin"),
             Option("mining", "str", "batch_hard", choices=("batch_hard", "batch_all", "semi_hard")),
@@ -482,7 +499,7 @@ ENTRIES: tuple[LossEntry, ...] = (
         "embedding",
         "embedding",
         ("embedding",),
-        inputs=("x1", "x2", "same"),
+        inputs=("input1", "input2", "target"),
         options=(_MARGIN_FREE, _DISTANCE),
         aliases=("contrastive",),
         reference="Hadsell et al. 2006",
@@ -521,7 +538,7 @@ ENTRIES: tuple[LossEntry, ...] = (
         "embedding",
         "embedding",
         ("embedding",),
-        inputs=("embeddings", "weight", "target"),
+        inputs=("input", "centers", "target"),
         options=(
             Option("scale", "float", 64.0, low=0.0, low_open=True, doc="logit scale"),
             Option("margin", "float", 0.5, low=0.0, doc="additive angular margin"),
@@ -537,7 +554,7 @@ ENTRIES: tuple[LossEntry, ...] = (
         "embedding",
         "embedding",
         ("embedding",),
-        inputs=("embeddings", "weight", "target"),
+        inputs=("input", "centers", "target"),
         options=(
             Option("scale", "float", 64.0, low=0.0, low_open=True, doc="logit scale"),
             Option("margin", "float", 0.35, low=0.0, doc="additive cosine margin"),
@@ -582,13 +599,158 @@ ENTRIES: tuple[LossEntry, ...] = (
         "ranking",
         "ranking",
         ("ranking",),
-        inputs=("scores", "relevance"),
+        inputs=("input", "target"),
         options=(
             Option("group", "tensor", None, per_call=True, doc="query id of each item"),
             Option("sigma", "float", 1.0, low=0.0, low_open=True, doc="steepness of the pair logistic"),
         ),
         aliases=("ranknet", "pairwise_logistic"),
         reference="Burges et al. 2005, RankNet",
+    ),
+    # --- segmentation ------------------------------------------------------------------------
+    *(
+        LossEntry(
+            name,
+            module,
+            "segmentation",
+            "region",
+            ("segmentation",),
+            options=(
+                *extra,
+                _SEG_WEIGHT,
+                _IGNORE,
+                *((_SMOOTH,) if smooth else ()),
+                *((_SEG_CLASSES,) if classes else ()),
+                _SEG_BATCH,
+            ),
+            aliases=aliases,
+            reference=ref,
+        )
+        for name, module, extra, smooth, classes, aliases, ref in (
+            ("dice_loss", "DiceLoss", (), True, True, ("dice", "soft_dice"), "Milletari et al. 2016, V-Net"),
+            (
+                "tversky_loss",
+                "TverskyLoss",
+                (_tversky_alpha(0.5), _tversky_beta(0.5)),
+                True,
+                True,
+                ("tversky",),
+                "Salehi et al. 2017",
+            ),
+            (
+                "focal_tversky_loss",
+                "FocalTverskyLoss",
+                (
+                    _tversky_alpha(0.3),
+                    _tversky_beta(0.7),
+                    Option("gamma", "float", 0.75, low=0.0, low_open=True, doc="exponent of 1 - TI"),
+                ),
+                True,
+                True,
+                ("focal_tversky",),
+                "Abraham and Khan 2019",
+            ),
+            (
+                "lovasz_softmax_loss",
+                "LovaszSoftmaxLoss",
+                (),
+                False,
+                True,
+                ("lovasz_softmax", "lovasz"),
+                "Berman et al. 2018, The Lovasz-Softmax loss",
+            ),
+            (
+                "lovasz_hinge_loss",
+                "LovaszHingeLoss",
+                (),
+                False,
+                False,
+                ("lovasz_hinge",),
+                "Berman et al. 2018, The Lovasz-Softmax loss",
+            ),
+            (
+                "dice_ce_loss",
+                "DiceCELoss",
+                (
+                    Option("lambda_dice", "float", 1.0, low=0.0, doc="weight of the Dice term"),
+                    Option("lambda_ce", "float", 1.0, low=0.0, doc="weight of the cross-entropy term"),
+                ),
+                True,
+                True,
+                ("dice_ce", "dicece", "dice_cross_entropy"),
+                "Isensee et al. 2021, nnU-Net (Dice + CE)",
+            ),
+        )
+    ),
+    # --- multi-label -------------------------------------------------------------------------
+    LossEntry(
+        "asymmetric_loss",
+        "AsymmetricLoss",
+        "multilabel",
+        "sigmoid",
+        ("multilabel", "binary"),
+        options=(
+            Option("gamma_pos", "float", 0.0, low=0.0, doc="focusing exponent of the positives"),
+            Option("gamma_neg", "float", 4.0, low=0.0, doc="focusing exponent of the negatives"),
+            Option(
+                "clip", "float", 0.05, low=0.0, high=1.0, high_open=True, doc="probability margin for negatives"
+            ),
+            Option("weight", "tensor", None, low=0.0, doc="per-element weights"),
+        ),
+        aliases=("asl", "asymmetric"),
+        reference="Ridnik et al. 2021, Asymmetric Loss For Multi-Label Classification",
+    ),
+    LossEntry(
+        "poly_loss",
+        "PolyLoss",
+        "multilabel",
+        "softmax",
+        ("multiclass",),
+        options=(
+            Option("epsilon", "float", 1.0, low=-1.0, doc="coefficient of (1 - p_t)^(gamma + 1)"),
+            Option("gamma", "float", 0.0, low=0.0, doc="focal exponent (0: Poly-1 cross-entropy)"),
+            Option("alpha", "float|tensor", None, low=0.0, doc="focal alpha (only with gamma > 0)"),
+            _CLASS_WEIGHT,
+            Option("sample_weight", "tensor", None, low=0.0, per_call=True, doc="per-sample weights"),
+            _IGNORE,
+            _LABEL_SMOOTHING,
+        ),
+        aliases=("poly", "poly1", "polyloss"),
+        reference="Leng et al. 2022, PolyLoss",
+    ),
+    # --- distillation ------------------------------------------------------------------------
+    LossEntry(
+        "distillation_loss",
+        "DistillationLoss",
+        "distillation",
+        "distillation",
+        ("multiclass", "sequence"),
+        inputs=("student_logits", "teacher_logits"),
+        options=(
+            Option("temperature", "float", 1.0, low=0.0, low_open=True, doc="softmax temperature T"),
+            Option("alpha", "float", 0.5, low=0.0, high=1.0, doc="weight of the T^2 KL term (with target)"),
+            Option("target", "tensor", None, per_call=True, doc="hard labels for the cross-entropy term"),
+            _IGNORE,
+        ),
+        aliases=("distillation", "kd", "knowledge_distillation"),
+        reference="Hinton et al. 2015, Distilling the Knowledge in a Neural Network",
+    ),
+    # --- structured outputs ------------------------------------------------------------------
+    LossEntry(
+        "crf_loss",
+        "CRF",
+        "crf",
+        "crf",
+        ("sequence",),
+        inputs=("input", "target", "transitions"),
+        options=(
+            Option("start_transitions", "tensor", None, per_call=True, doc="scores of the first tag"),
+            Option("end_transitions", "tensor", None, per_call=True, doc="scores of the last tag"),
+            Option("mask", "tensor", None, per_call=True, doc="real steps, a prefix of ones per row"),
+        ),
+        aliases=("crf", "linear_chain_crf"),
+        module_extra=("num_tags",),
+        reference="Lafferty et al. 2001",
     ),
 )
 

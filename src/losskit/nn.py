@@ -480,3 +480,257 @@ class LinearCrossEntropyLoss(_FunctionalLoss):
 
 
 __all__ += ["LinearCrossEntropyLoss"]
+
+
+# ---------------------------------------------------------------------------------------
+# Segmentation, multi-label, distillation and structured outputs
+# ---------------------------------------------------------------------------------------
+
+
+class DiceLoss(_FunctionalLoss):
+    """Module face of :func:`losskit.functional.dice_loss`."""
+
+    function = staticmethod(F.dice_loss)
+
+    def __init__(
+        self,
+        *,
+        weight: Tensor | None = None,
+        ignore_index: int | None = -100,
+        smooth: float = 0.0,
+        classes: str = "present",
+        batch: bool = False,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(
+            weight=weight, ignore_index=ignore_index, smooth=smooth, classes=classes, batch=batch, reduction=reduction
+        )
+
+
+class TverskyLoss(_FunctionalLoss):
+    """Module face of :func:`losskit.functional.tversky_loss`."""
+
+    function = staticmethod(F.tversky_loss)
+
+    def __init__(
+        self,
+        *,
+        alpha: float = 0.5,
+        beta: float = 0.5,
+        weight: Tensor | None = None,
+        ignore_index: int | None = -100,
+        smooth: float = 0.0,
+        classes: str = "present",
+        batch: bool = False,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(
+            alpha=alpha,
+            beta=beta,
+            weight=weight,
+            ignore_index=ignore_index,
+            smooth=smooth,
+            classes=classes,
+            batch=batch,
+            reduction=reduction,
+        )
+
+
+class FocalTverskyLoss(_FunctionalLoss):
+    """Module face of :func:`losskit.functional.focal_tversky_loss`."""
+
+    function = staticmethod(F.focal_tversky_loss)
+
+    def __init__(
+        self,
+        *,
+        alpha: float = 0.3,
+        beta: float = 0.7,
+        gamma: float = 0.75,
+        weight: Tensor | None = None,
+        ignore_index: int | None = -100,
+        smooth: float = 0.0,
+        classes: str = "present",
+        batch: bool = False,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(
+            alpha=alpha,
+            beta=beta,
+            gamma=gamma,
+            weight=weight,
+            ignore_index=ignore_index,
+            smooth=smooth,
+            classes=classes,
+            batch=batch,
+            reduction=reduction,
+        )
+
+
+class LovaszSoftmaxLoss(_FunctionalLoss):
+    """Module face of :func:`losskit.functional.lovasz_softmax_loss`."""
+
+    function = staticmethod(F.lovasz_softmax_loss)
+
+    def __init__(
+        self,
+        *,
+        weight: Tensor | None = None,
+        ignore_index: int | None = -100,
+        classes: str = "present",
+        batch: bool = False,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(weight=weight, ignore_index=ignore_index, classes=classes, batch=batch, reduction=reduction)
+
+
+class LovaszHingeLoss(_FunctionalLoss):
+    """Module face of :func:`losskit.functional.lovasz_hinge_loss`."""
+
+    function = staticmethod(F.lovasz_hinge_loss)
+
+    def __init__(
+        self,
+        *,
+        weight: Tensor | None = None,
+        ignore_index: int | None = -100,
+        batch: bool = False,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(weight=weight, ignore_index=ignore_index, batch=batch, reduction=reduction)
+
+
+class DiceCELoss(_FunctionalLoss):
+    """Module face of :func:`losskit.functional.dice_ce_loss`."""
+
+    function = staticmethod(F.dice_ce_loss)
+
+    def __init__(
+        self,
+        *,
+        lambda_dice: float = 1.0,
+        lambda_ce: float = 1.0,
+        weight: Tensor | None = None,
+        ignore_index: int | None = -100,
+        smooth: float = 0.0,
+        classes: str = "present",
+        batch: bool = False,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(
+            lambda_dice=lambda_dice,
+            lambda_ce=lambda_ce,
+            weight=weight,
+            ignore_index=ignore_index,
+            smooth=smooth,
+            classes=classes,
+            batch=batch,
+            reduction=reduction,
+        )
+
+
+class AsymmetricLoss(_FunctionalLoss):
+    """Module face of :func:`losskit.functional.asymmetric_loss`."""
+
+    function = staticmethod(F.asymmetric_loss)
+
+    def __init__(
+        self,
+        *,
+        gamma_pos: float = 0.0,
+        gamma_neg: float = 4.0,
+        clip: float = 0.05,
+        weight: Tensor | None = None,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip, weight=weight, reduction=reduction)
+
+
+class PolyLoss(_FunctionalLoss):
+    """Module face of :func:`losskit.functional.poly_loss`."""
+
+    function = staticmethod(F.poly_loss)
+
+    def __init__(
+        self,
+        *,
+        epsilon: float = 1.0,
+        gamma: float = 0.0,
+        alpha: float | Tensor | None = None,
+        weight: Tensor | None = None,
+        ignore_index: int | None = -100,
+        label_smoothing: float = 0.0,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(
+            epsilon=epsilon,
+            gamma=gamma,
+            alpha=alpha,
+            weight=weight,
+            ignore_index=ignore_index,
+            label_smoothing=label_smoothing,
+            reduction=reduction,
+        )
+
+
+class DistillationLoss(_FunctionalLoss):
+    """Module face of :func:`losskit.functional.distillation_loss`;
+    ``loss(student_logits, teacher_logits, *, target=None)``."""
+
+    function = staticmethod(F.distillation_loss)
+
+    def __init__(
+        self,
+        *,
+        temperature: float = 1.0,
+        alpha: float = 0.5,
+        ignore_index: int | None = -100,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(temperature=temperature, alpha=alpha, ignore_index=ignore_index, reduction=reduction)
+
+
+class CRF(torch.nn.Module):
+    """A linear-chain CRF layer owning its transition, start and end scores (zeros at start).
+
+    ``crf(input, target, mask=None)`` is :func:`losskit.functional.crf_loss` and
+    ``crf.decode(input, mask=None)`` is :func:`losskit.crf_decode`, both with this
+    layer's scores.
+    """
+
+    def __init__(self, num_tags: int, *, reduction: str = "mean") -> None:
+        from losskit._errors import LossInputError
+
+        super().__init__()
+        if isinstance(num_tags, bool) or not isinstance(num_tags, int) or num_tags < 1:
+            raise LossInputError("num_tags", "a positive int", repr(num_tags))
+        self.reduction = reduction
+        self.transitions = torch.nn.Parameter(torch.zeros(num_tags, num_tags))
+        self.start_transitions = torch.nn.Parameter(torch.zeros(num_tags))
+        self.end_transitions = torch.nn.Parameter(torch.zeros(num_tags))
+
+    def _scores(self) -> dict[str, Tensor]:
+        return {"start_transitions": self.start_transitions, "end_transitions": self.end_transitions}
+
+    def forward(self, input: Tensor, target: Tensor, mask: Tensor | None = None, **kwargs: Any) -> Tensor:
+        options = {"reduction": self.reduction, **kwargs}
+        return F.crf_loss(input, target, self.transitions, mask=mask, **self._scores(), **options)
+
+    def decode(self, input: Tensor, mask: Tensor | None = None, **kwargs: Any) -> Tensor:
+        from losskit.functional.crf import crf_decode
+
+        return crf_decode(input, self.transitions, mask=mask, **self._scores(), **kwargs)
+
+
+__all__ += [
+    "DiceLoss",
+    "TverskyLoss",
+    "FocalTverskyLoss",
+    "LovaszSoftmaxLoss",
+    "LovaszHingeLoss",
+    "DiceCELoss",
+    "AsymmetricLoss",
+    "PolyLoss",
+    "DistillationLoss",
+    "CRF",
+]

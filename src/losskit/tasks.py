@@ -63,6 +63,7 @@ TASKS = (
     "quantile",
     "multitask",
     "detection",
+    "segmentation",
 )
 #: The tasks ``losskit compare`` trains on a table.
 LAB_TASKS = ("binary", "multiclass", "regression")

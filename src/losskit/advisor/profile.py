@@ -127,6 +127,10 @@ class TargetProfile:
     max_frames_needed: int | None = None
     repeat_share: float | None = None
     infeasible: int | None = None
+    # segmentation masks
+    pixels_per_image: int | None = None
+    absent_class_share: float | None = None
+    ignored_share: float | None = None
     # multi-task
     tasks: dict[str, TargetProfile] | None = None
     baseline_losses: dict[str, float] | None = None
@@ -427,6 +431,39 @@ def _sequences(values: Sequence[Any], input_lengths: Any, n_missing: int) -> Tar
     )
 
 
+def _masks(y: Any) -> TargetProfile:
+    """Class-index masks ``(N, *spatial)``; negative values are void (ignored) pixels."""
+    values = np.asarray(_to_numpy(y))
+    if values.ndim < 3 or values.dtype.kind not in "biu":
+        expected = "integer class-index masks of shape (N, H, W, ...)"
+        raise LossInputError("y", expected, f"{values.ndim}-D {values.dtype}")
+    n = values.shape[0]
+    flat = values.reshape(n, -1).astype(np.int64)
+    valid = flat >= 0
+    if not valid.any():
+        raise LossInputError("y", "at least one labelled pixel", "only negative (void) values")
+    n_classes = int(flat[valid].max()) + 1
+    counts = np.bincount(flat[valid], minlength=n_classes)
+    present = counts > 0
+    per_image = np.stack([np.bincount(row[row >= 0], minlength=n_classes) for row in flat]) > 0
+    seen = counts[present]
+    return TargetProfile(
+        task="segmentation",
+        n=n,
+        classes=[int(c) for c in np.flatnonzero(present)],
+        class_counts={str(c): int(k) for c, k in enumerate(counts) if k},
+        n_classes=int(present.sum()),
+        minority_class=int(np.argmin(np.where(present, counts, np.iinfo(np.int64).max))),
+        minority_share=float(seen.min() / seen.sum()),
+        majority_share=float(seen.max() / seen.sum()),
+        imbalance_ratio=float(seen.max() / seen.min()),
+        pixels_per_image=int(flat.shape[1]),
+        absent_class_share=float(1.0 - per_image[:, present].mean()),
+        ignored_share=float(1.0 - valid.mean()),
+        encoded=values,
+    )
+
+
 def _overconfidence(profile: TargetProfile, scores: Any) -> None:
     """Mean top-class confidence minus accuracy of a current model's multi-class scores."""
     s = np.asarray(_to_numpy(scores), dtype=np.float64)
@@ -494,7 +531,8 @@ def profile_target(
             tag sets, a list of label sequences (``task="sequence"``), or several columns (a
             DataFrame or a mapping: multi-label when all are binary, multi-task otherwise).
         task: one of :data:`TASKS` to override the inference (ordinal, ranking, embedding,
-            sequence, quantile and multitask are only used when told).
+            sequence, quantile, multitask and segmentation are only used when told; segmentation
+            takes integer class-index masks ``(N, H, W, ...)``, negative values void).
         scores: ``(N, C)`` probabilities or logits of a current multi-class model, columns in
             sorted label order; measures overconfidence (mean confidence minus accuracy).
         input_lengths: frames per sequence (``task="sequence"``) to check CTC feasibility.
@@ -518,6 +556,8 @@ def profile_target(
 
     if task == "multitask":
         raise LossInputError("task", "'multitask' only for several target columns (a DataFrame or a mapping)", "one")
+    if task == "segmentation":
+        return _masks(y)
     if task == "sequence":
         values = list(y) if not hasattr(y, "to_numpy") else list(y.to_numpy())
         kept = [v for v in values if not (v is None or (isinstance(v, float) and math.isnan(v)))]

@@ -165,7 +165,14 @@ DECISION_TABLE: tuple[Row, ...] = (
             ),
             Note("the longest target needs {max_frames_needed} input frames (its length plus repeated labels)"),
         ),
-        alternatives=(Alt("cross_entropy", "per frame, only when frame-level alignments exist"),),
+        alternatives=(
+            Alt("cross_entropy", "per frame, only when frame-level alignments exist"),
+            Alt(
+                "crf_loss",
+                "for sequence tagging (one label per step) with correlated neighbouring labels: a linear-chain CRF "
+                "scores whole tag paths",
+            ),
+        ),
         warnings=(
             Note(
                 "ctc_loss takes log-probabilities (log_softmax over {n_symbols} classes, blank = 0) of shape "
@@ -178,6 +185,40 @@ DECISION_TABLE: tuple[Row, ...] = (
         ),
         metrics=("character or word error rate (edit distance)", "exact-match rate of the decoded sequences"),
         reference="Graves et al. 2006, Connectionist Temporal Classification",
+    ),
+    Row(
+        id="segmentation_dice_ce",
+        when=((_TASK, "==", "segmentation"),),
+        loss="dice_ce_loss",
+        options="none",
+        reasons=(
+            Note(
+                "{n} masks of {pixels_per_image} pixels over {n_classes} classes; the rarest class covers "
+                "{minority_share:.2%} of the pixels (largest:smallest {imbalance_ratio:.1f}): cross-entropy alone is "
+                "dominated by the common classes, the Dice term scores every class by its overlap whatever its size"
+            ),
+            Note(
+                "{absent_class_share:.0%} of the (image, class) pairs have no pixel of the class: classes='present' "
+                "leaves them out of the Dice mean instead of counting them as perfect or as failures",
+                when=(("absent_class_share", ">", 0.0),),
+            ),
+        ),
+        alternatives=(
+            Alt(
+                "focal_tversky_loss",
+                "when small structures are missed: false negatives weigh more than false positives",
+                (("alpha", 0.3), ("beta", 0.7)),
+            ),
+            Alt("lovasz_softmax_loss", "to fine-tune for the mean IoU (Jaccard index) itself"),
+        ),
+        warnings=(
+            Note(
+                "{ignored_share:.2%} of the pixels hold a negative value: pass it as ignore_index (void pixels)",
+                when=(("ignored_share", ">", 0.0),),
+            ),
+        ),
+        metrics=("mean IoU over classes", "Dice per class", "pixel accuracy"),
+        reference="Isensee et al. 2021, nnU-Net (Dice + cross-entropy)",
     ),
     Row(
         id="embedding_triplet",
@@ -298,7 +339,15 @@ DECISION_TABLE: tuple[Row, ...] = (
                 when=(("top_pair_jaccard", ">=", 0.1),),
             ),
         ),
-        alternatives=(Alt("binary_focal_loss", "when rare labels are swamped by easy negatives", (("gamma", 2.0),)),),
+        alternatives=(
+            Alt("binary_focal_loss", "when rare labels are swamped by easy negatives", (("gamma", 2.0),)),
+            Alt(
+                "asymmetric_loss",
+                "with rare labels: negatives focused harder than positives and the easiest ones discarded "
+                "(probability margin), Ridnik et al. 2021",
+                (("gamma_neg", 4.0), ("clip", 0.05)),
+            ),
+        ),
         warnings=(
             Note("tune one threshold per label on validation data: 0.5 is rarely right for rare labels"),
             Note(

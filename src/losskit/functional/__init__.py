@@ -62,3 +62,33 @@ __all__ = [
     "margin_ranking_loss",
     "pairwise_logistic_loss",
 ]
+
+# segmentation, multi-label, distillation and structured outputs
+from losskit.functional.crf import crf_loss
+from losskit.functional.distillation import distillation_loss
+from losskit.functional.multilabel import asymmetric_loss, poly_loss
+from losskit.functional.segmentation import (
+    dice_ce_loss,
+    dice_loss,
+    focal_tversky_loss,
+    lovasz_hinge_loss,
+    lovasz_softmax_loss,
+    tversky_loss,
+)
+
+__all__ += [
+    # segmentation
+    "dice_loss",
+    "tversky_loss",
+    "focal_tversky_loss",
+    "lovasz_softmax_loss",
+    "lovasz_hinge_loss",
+    "dice_ce_loss",
+    # multi-label
+    "asymmetric_loss",
+    "poly_loss",
+    # distillation
+    "distillation_loss",
+    # structured outputs (crf_decode, not a loss, is exported by the package root)
+    "crf_loss",
+]

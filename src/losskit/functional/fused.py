@@ -7,6 +7,9 @@ module validates the arguments, picks the implementation and applies the shared 
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -42,6 +45,7 @@ def _check(
     chunk_size: int | None,
     impl: str,
     ignore_index: int,
+    process_group: Any,
 ) -> None:
     check_float("input", input)
     check_float("linear_weight", linear_weight)
@@ -61,7 +65,7 @@ def _check(
         check_same_shape("linear_bias", linear_bias, linear_weight.shape[:1], "(V,) from linear_weight")
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
         raise LossInputError("ignore_index", "an int", repr(ignore_index))
-    check_scalar_range("label_smoothing", label_smoothing, 0.0, 1.0)
+    check_scalar_range("label_smoothing", label_smoothing, 0.0, 1.0, high_inclusive=False)
     check_scalar_range("z_loss", z_loss, 0.0)
     if softcap is not None:
         check_scalar_range("softcap", softcap, 0.0, low_inclusive=False)
@@ -69,15 +73,34 @@ def _check(
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
         raise LossInputError("chunk_size", "None or a positive int", repr(chunk_size))
     check_choice("impl", impl, IMPLS)
-    check_class_indices("target", target, linear_weight.shape[0], ignore_index)
+    if process_group is not None:
+        if not torch.distributed.is_available() or not torch.distributed.is_initialized():
+            raise LossInputError("process_group", "None, or a group of an initialised torch.distributed", "a group")
+        if impl == "triton":
+            raise LossInputError("impl", "'torch' or 'auto' with a process_group", repr(impl))
+        if linear_weight.shape[0] == 0:
+            raise LossInputError("linear_weight", "at least one vocabulary row on every rank", describe(linear_weight))
 
 
-def _triton_usable(device: torch.device) -> bool:
-    if device.type != "cuda":
+# What the Triton kernels have not been through. Until they have, ``impl="auto"`` keeps CUDA tensors
+# on the chunked PyTorch path and ``impl="triton"`` warns once per process.
+UNVERIFIED_ON_GPU = (
+    "losskit's Triton linear cross-entropy kernels have been tested only in Triton's CPU interpreter: "
+    "they have not been run on a CUDA device (no CUDA test run, no native bf16/fp16 tl.dot, no "
+    "benchmark, untuned tiles); impl='torch' (the default on CUDA) is the verified path"
+)
+_warned_unverified = False
+
+
+def _use_triton(impl: str, device: torch.device) -> bool:
+    """``"auto"`` always takes the chunked PyTorch path for now (see ``UNVERIFIED_ON_GPU``)."""
+    global _warned_unverified
+    if impl != "triton":
         return False
-    from losskit.fused._triton import triton_available
-
-    return triton_available()
+    if device.type == "cuda" and not _warned_unverified:
+        _warned_unverified = True
+        warnings.warn(UNVERIFIED_ON_GPU, UserWarning, stacklevel=3)
+    return True
 
 
 @compile_disabled
@@ -95,6 +118,7 @@ def linear_cross_entropy(
     num_items: NumItems = None,
     chunk_size: int | None = None,
     impl: str = "auto",
+    process_group: Any = None,
 ) -> Tensor:
     r"""Cross-entropy of a linear head, ``cross_entropy(linear(input, W, b), target)``, fused.
 
@@ -119,18 +143,28 @@ def linear_cross_entropy(
         target: class indices ``(...)`` (``input.shape[:-1]``).
         linear_bias: optional bias ``(V,)``.
         ignore_index: target value to ignore.
-        label_smoothing: :math:`\epsilon \in [0, 1]` (uniform smoothing, as in PyTorch).
+        label_smoothing: :math:`\epsilon \in [0, 1)` (uniform smoothing, as in PyTorch).
         z_loss: weight of the squared log-partition penalty (PaLM, Chowdhery et al. 2022).
         softcap: logit soft-cap ``c > 0``: logits become ``c * tanh(logits / c)`` (Gemma 2).
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (shape ``input.shape[:-1]``).
         num_items: denominator of ``"mean"`` instead of the local number of valid tokens.
         chunk_size: rows per chunk for ``impl="torch"`` (default
             :func:`losskit.fused.default_chunk_size`: ``H / 4`` rows for float32, so the chunk
-            buffer stays within a quarter of the float32 weight gradient).
+            buffer stays within a quarter of the float32 weight gradient). To trade memory for
+            time, give the chunk buffer a budget: ``chunk_size=chunk_size_for_budget(bytes, V)``
+            (:func:`losskit.fused.chunk_size_for_budget`; measured table in ``docs/fused.md``).
         impl: ``"torch"`` (chunked PyTorch), ``"triton"`` (Triton kernels; CUDA tensors, or CPU
             tensors through Triton's interpreter when ``TRITON_INTERPRET=1`` was set before Triton
-            was imported, for testing), ``"auto"`` (Triton for CUDA tensors when triton is
-            installed, else torch).
+            was imported, for testing; on CUDA it warns once that the kernels have not been run on
+            a GPU), ``"auto"`` (the chunked PyTorch path on every device, CUDA included, until the
+            Triton kernels have passed the tests and the benchmark on a CUDA device).
+        process_group: a ``torch.distributed`` group across which ``linear_weight`` (and
+            ``linear_bias``) is sharded by vocabulary rows (tensor parallelism): rank ``r`` of the
+            group holds the rows after those of ranks ``0 .. r-1`` (any sizes), ``input`` and
+            ``target`` (global class ids) are the same on every rank. Every rank gets the
+            full-vocabulary loss and the full input gradient (all-reduced); each keeps the
+            gradient of its own rows. Chunked PyTorch path only; the ranks must make the same
+            calls with the same ``chunk_size``.
 
     Returns:
         The reduced loss (scalar) or per-token losses, in ``input``'s dtype. Half-precision inputs
@@ -159,14 +193,20 @@ def linear_cross_entropy(
         chunk_size,
         impl,
         ignore_index,
+        process_group,
     )
+    shard = None
+    if process_group is not None:
+        from losskit.fused._parallel import vocab_shard
+
+        shard = vocab_shard(process_group, linear_weight.shape[0], linear_weight.device)
+    check_class_indices("target", target, linear_weight.shape[0] if shard is None else shard.vocab, ignore_index)
     x = input.reshape(-1, input.shape[-1])
     if not x.is_contiguous():
         x = x.contiguous()
     tgt = target.reshape(-1)
     bias = None if linear_bias is None else linear_bias.to(linear_weight.dtype)
-    use_triton = impl == "triton" or (impl == "auto" and _triton_usable(x.device))
-    if use_triton:
+    if _use_triton(impl, x.device):
         from losskit.fused._triton import triton_linear_cross_entropy
 
         per_token = triton_linear_cross_entropy(
@@ -179,7 +219,7 @@ def linear_cross_entropy(
         per_token = chunked_linear_cross_entropy(
             x, linear_weight, tgt, bias,
             ignore_index=ignore_index, label_smoothing=label_smoothing, z_loss=z_loss, softcap=softcap,
-            chunk_size=chunk_size, eager=reduction != "none",
+            chunk_size=chunk_size, eager=reduction != "none", shard=shard,
         )  # fmt: skip
     out = reduce_loss(per_token, reduction=reduction, mask=tgt != ignore_index, num_items=num_items)
     if reduction == "none":

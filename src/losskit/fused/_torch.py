@@ -19,6 +19,12 @@ Two schedules share the per-chunk maths:
   keeps only the per-token log-sum-exp (``O(N)``), the backward recomputes each chunk's logits and
   scales each row by its own incoming gradient. Four matmuls.
 
+With a vocabulary shard (tensor parallelism, :mod:`losskit.fused._parallel`) each rank runs the
+same chunks over its own rows of ``W``; per chunk the row maximum and then the sums of
+exponentials, target logits and logits are all-reduced (two collectives per chunk), and the
+input gradient once at the end. Memory per rank: the shard's gradients, ``O(N)`` statistics and
+one ``(chunk, V / P)`` buffer.
+
 A second backward through the same graph (``retain_graph=True``) recomputes the gradients (the
 stored ones are scaled in place by the first), so it stays correct.
 
@@ -41,11 +47,20 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import Tensor
 
-__all__ = ["chunked_linear_cross_entropy", "default_chunk_size"]
+from losskit.fused._parallel import VocabShard
+
+__all__ = ["chunk_size_for_budget", "chunked_linear_cross_entropy", "default_chunk_size"]
 
 _HALF = (torch.float16, torch.bfloat16)
+
+
+def _bytes_per_entry(dtype: torch.dtype, softcap: bool) -> int:
+    """Chunk-buffer bytes per logit: float32 values, a half-precision copy for fp16/bf16 inputs
+    (the matmul operand), and the soft-cap derivative when a soft-cap is set."""
+    return 4 + (2 if dtype in _HALF else 0) + (4 if softcap else 0)
 
 
 def default_chunk_size(hidden: int, dtype: torch.dtype = torch.float32, *, softcap: bool = False) -> int:
@@ -58,8 +73,30 @@ def default_chunk_size(hidden: int, dtype: torch.dtype = torch.float32, *, softc
     to a multiple of 16 and at least 16 rows. ``V`` cancels out: the rule depends on ``H`` and the
     dtype only, and the chunk buffer is ``chunk * V`` entries.
     """
-    bytes_per_entry = 4 + (2 if dtype in _HALF else 0) + (4 if softcap else 0)
-    rows = hidden // bytes_per_entry
+    rows = hidden // _bytes_per_entry(dtype, softcap)
+    return max(16, rows // 16 * 16)
+
+
+def chunk_size_for_budget(
+    budget_bytes: int, vocab: int, dtype: torch.dtype = torch.float32, *, softcap: bool = False
+) -> int:
+    """Rows per chunk whose buffers fit in ``budget_bytes``: the one knob between time and memory.
+
+    The chunked path needs, besides the gradients themselves and ``O(N)`` vectors, one chunk
+    buffer of ``chunk x V`` entries (:func:`default_chunk_size` explains the bytes per entry).
+    Larger chunks mean fewer passes over the weight and its gradient (each chunk streams ``W``
+    twice and read-modify-writes the float32 weight gradient once) and larger, more efficient
+    matmuls, so time falls as the budget grows; ``docs/fused.md`` has the measured table.
+    The result is rounded down to a multiple of 16 rows, at least 16; with a vocabulary shard
+    (``process_group``) pass this rank's ``V``.
+
+    Example:
+        >>> chunk_size_for_budget(32 * 2**20, 32768)   # 32 MiB at V = 32768, float32
+        256
+        >>> chunk_size_for_budget(32 * 2**20, 32768, torch.bfloat16)
+        160
+    """
+    rows = int(budget_bytes) // (vocab * _bytes_per_entry(dtype, softcap))
     return max(16, rows // 16 * 16)
 
 
@@ -67,31 +104,49 @@ class _Options:
     """The non-tensor arguments, grouped (one object through ``Function.apply``)."""
 
     def __init__(
-        self, ignore_index: int, label_smoothing: float, z_loss: float, softcap: float | None, chunk_size: int
+        self,
+        ignore_index: int,
+        label_smoothing: float,
+        z_loss: float,
+        softcap: float | None,
+        chunk_size: int,
+        shard: VocabShard | None = None,
     ) -> None:
         self.ignore_index = ignore_index
         self.eps = float(label_smoothing)
         self.zl = float(z_loss)
         self.softcap = None if softcap is None else float(softcap)
         self.chunk = int(chunk_size)
+        self.shard = shard
 
 
 class _Chunks:
-    """Reusable per-chunk buffers and the per-chunk maths."""
+    """Reusable per-chunk buffers and the per-chunk maths.
+
+    With a vocabulary shard (``opts.shard``) the buffers hold this rank's columns only, targets are
+    turned into local row indices with an ``owned`` mask, and the row statistics are combined
+    across ranks; without one ``owned`` is None and every target is local.
+    """
 
     def __init__(self, x: Tensor, weight: Tensor, bias: Tensor | None, opts: _Options, rows: int) -> None:
         self.x, self.weight, self.opts = x, weight, opts
         self.cdtype = torch.float32 if weight.dtype in _HALF else weight.dtype
-        vocab = weight.shape[0]
+        self.vocab = weight.shape[0] if opts.shard is None else opts.shard.vocab
         c = max(1, min(opts.chunk, rows))
         dev = weight.device
-        self.buf = torch.empty(c, vocab, dtype=self.cdtype, device=dev)
-        self.hbuf = torch.empty(c, vocab, dtype=weight.dtype, device=dev) if weight.dtype in _HALF else None
-        self.cap = torch.empty(c, vocab, dtype=self.cdtype, device=dev) if opts.softcap is not None else None
+        self.buf = torch.empty(c, weight.shape[0], dtype=self.cdtype, device=dev)
+        self.hbuf = torch.empty(c, weight.shape[0], dtype=weight.dtype, device=dev) if weight.dtype in _HALF else None
+        self.cap = torch.empty(c, weight.shape[0], dtype=self.cdtype, device=dev) if opts.softcap is not None else None
         self.bias = bias
         self.bias32 = None if bias is None or self.hbuf is None else bias.to(self.cdtype)
 
-    def logits(self, x_c: Tensor, tgt: Tensor) -> Tensor:
+    def targets(self, target: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Column indices of the targets in this rank's buffer, and which of them it owns."""
+        if self.opts.shard is None:
+            return target, None
+        return self.opts.shard.local_targets(target)
+
+    def logits(self, x_c: Tensor, tgt: Tensor, owned: Tensor | None) -> Tensor:
         """The (soft-capped) logits of a chunk, in the compute dtype, in the shared buffer.
 
         For fp16/bf16 the matmul rounds the logits to the input dtype (as ``F.linear`` does); the
@@ -113,6 +168,8 @@ class _Chunks:
             if self.bias32 is not None:
                 buf.add_(self.bias32)
                 z_t = z_t + self.bias32.index_select(0, tgt)
+            if owned is not None:  # rows whose target lives on another rank keep their logit
+                z_t = torch.where(owned, z_t, buf.gather(1, tgt[:, None]).squeeze(1))
             buf.scatter_(1, tgt[:, None], z_t[:, None])
         cap = self.opts.softcap
         if cap is not None:
@@ -121,9 +178,17 @@ class _Chunks:
             buf.mul_(cap)
         return buf
 
-    def loss_stats(self, buf: Tensor, tgt: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Turn ``buf`` (logits) into log-probabilities; return per-token loss, lse, log p_target."""
+    def loss_stats(
+        self, buf: Tensor, tgt: Tensor, owned: Tensor | None, *, probs: bool
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Per-token loss, lse and log p_target of a chunk of logits in ``buf``.
+
+        ``buf`` is left holding log-probabilities, or probabilities when ``probs`` is set (always
+        so with a vocabulary shard, which needs the exponentials for the global sum anyway).
+        """
         opts = self.opts
+        if opts.shard is not None:
+            return self._sharded_stats(buf, tgt, owned)
         z_t = buf.gather(1, tgt[:, None]).squeeze(1)
         torch._log_softmax(buf, 1, False, out=buf)
         logp_t = buf.gather(1, tgt[:, None]).squeeze(1)
@@ -133,13 +198,35 @@ class _Chunks:
             loss = (1.0 - opts.eps) * loss - opts.eps * buf.mean(1)
         if opts.zl:
             loss = loss + opts.zl * lse * lse
+        if probs:
+            buf.exp_()
         return loss, lse, logp_t
 
-    def dlogits(self, buf: Tensor, tgt: Tensor, logp_t: Tensor, lse: Tensor) -> Tensor:
-        """Turn ``buf`` (log-probabilities) into ``d loss_i / d raw logits`` in place."""
+    def _sharded_stats(self, buf: Tensor, tgt: Tensor, owned: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``loss_stats`` across the ranks of a vocabulary shard; ``buf`` becomes probabilities."""
+        opts, shard = self.opts, self.opts.shard
+        row_max = shard.all_reduce(buf.amax(1), dist.ReduceOp.MAX)
+        stats = torch.zeros(3, buf.shape[0], dtype=buf.dtype, device=buf.device)
+        stats[1] = torch.where(owned, buf.gather(1, tgt[:, None]).squeeze(1), stats[1])
+        if opts.eps:
+            stats[2] = buf.sum(1)
+        buf.sub_(row_max[:, None]).exp_()
+        stats[0] = buf.sum(1)
+        sum_exp, z_t, z_sum = shard.all_reduce(stats)
+        log_sum = sum_exp.log()
+        buf.div_(sum_exp[:, None])
+        lse = row_max + log_sum
+        logp_t = z_t - lse
+        loss = -logp_t
+        if opts.eps:
+            loss = (1.0 - opts.eps) * loss + opts.eps * (lse - z_sum / self.vocab)
+        if opts.zl:
+            loss = loss + opts.zl * lse * lse
+        return loss, lse, logp_t
+
+    def dlogits(self, buf: Tensor, tgt: Tensor, owned: Tensor | None, logp_t: Tensor, lse: Tensor) -> Tensor:
+        """Turn ``buf`` (probabilities) into ``d loss_i / d raw logits`` in place."""
         opts = self.opts
-        vocab = buf.shape[1]
-        buf.exp_()
         em1 = torch.expm1(logp_t)
         if opts.zl:
             a = 1.0 + 2.0 * opts.zl * lse
@@ -148,9 +235,14 @@ class _Chunks:
         else:
             target_value = em1
         if opts.eps:
-            buf.sub_(opts.eps / vocab)
-            target_value = target_value + (opts.eps - opts.eps / vocab)
-        buf.scatter_(1, tgt[:, None], target_value[:, None].to(buf.dtype))
+            buf.sub_(opts.eps / self.vocab)
+            target_value = target_value + (opts.eps - opts.eps / self.vocab)
+        target_value = target_value.to(buf.dtype)
+        if owned is None:
+            buf.scatter_(1, tgt[:, None], target_value[:, None])
+        else:
+            rows = torch.nonzero(owned).squeeze(1)
+            buf[rows, tgt[rows]] = target_value[rows]
         if self.cap is not None:
             buf.mul_(self.cap[: buf.shape[0]])
         return buf
@@ -165,7 +257,11 @@ class _Chunks:
         grad_w: Tensor | None,
         grad_b: Tensor | None,
     ) -> None:
-        """Add one chunk's contribution (rows scaled by ``scale``, or 1) to the gradient buffers."""
+        """Add one chunk's contribution (rows scaled by ``scale``, or 1) to the gradient buffers.
+
+        With a vocabulary shard ``grad_x`` receives this rank's part of the input gradient; the
+        caller all-reduces it once after the last chunk.
+        """
         if self.hbuf is not None:
             d_mm = self.hbuf[: d.shape[0]]
             d_mm.copy_(d)
@@ -190,6 +286,11 @@ class _Chunks:
                 grad_b.add_(d.sum(0))
             else:
                 grad_b.addmv_(d.t(), scale.to(d.dtype))
+
+    def finish(self, grad_x: Tensor | None) -> None:
+        """Sum the ranks' parts of the input gradient (vocabulary shard only)."""
+        if self.opts.shard is not None and grad_x is not None:
+            self.opts.shard.all_reduce(grad_x)
 
 
 def _row_chunks(target: Tensor, ignore_index: int, chunk: int) -> tuple[int, list[slice | Tensor]]:
@@ -223,14 +324,16 @@ def _forward_pass(
     gx, gw, gb = _grad_buffers(x, weight, bias, needs, chunks.cdtype, x.dtype)
     eager = any(needs)
     for rows in row_chunks:
-        x_c, tgt = x[rows], target[rows]
-        buf = chunks.logits(x_c, tgt)
-        loss_c, lse_c, logp_t = chunks.loss_stats(buf, tgt)
+        x_c = x[rows]
+        tgt, owned = chunks.targets(target[rows])
+        buf = chunks.logits(x_c, tgt, owned)
+        loss_c, lse_c, logp_t = chunks.loss_stats(buf, tgt, owned, probs=eager)
         loss[rows] = loss_c
         lse_all[rows] = lse_c
         if eager:
-            d = chunks.dlogits(buf, tgt, logp_t, lse_c)
+            d = chunks.dlogits(buf, tgt, owned, logp_t, lse_c)
             chunks.accumulate(d, x_c, rows, None, gx, gw, gb)
+    chunks.finish(gx)
     return loss, lse_all, (gx, gw, gb)
 
 
@@ -294,12 +397,14 @@ def _recompute_grads(
     chunks = _Chunks(x, weight, bias, opts, count)
     gx, gw, gb = _grad_buffers(x, weight, bias, needs, chunks.cdtype, x.dtype)
     for rows in row_chunks:
-        x_c, tgt, lse_c = x[rows], target[rows], lse_all[rows]
-        buf = chunks.logits(x_c, tgt)
+        x_c, lse_c = x[rows], lse_all[rows]
+        tgt, owned = chunks.targets(target[rows])
+        buf = chunks.logits(x_c, tgt, owned)
         buf.sub_(lse_c[:, None])  # log-probabilities
-        logp_t = buf.gather(1, tgt[:, None]).squeeze(1)
-        d = chunks.dlogits(buf, tgt, logp_t, lse_c)
+        logp_t = buf.gather(1, tgt[:, None]).squeeze(1)  # used only where the target is owned
+        d = chunks.dlogits(buf.exp_(), tgt, owned, logp_t, lse_c)
         chunks.accumulate(d, x_c, rows, grad_loss[rows], gx, gw, gb)
+    chunks.finish(gx)
     return gx, gw, gb
 
 
@@ -315,6 +420,7 @@ def chunked_linear_cross_entropy(
     softcap: float | None,
     chunk_size: int | None,
     eager: bool,
+    shard: VocabShard | None = None,
 ) -> Tensor:
     """Per-token loss ``(N,)`` (0 at ignored tokens) of ``cross_entropy(input @ W^T + b, target)``.
 
@@ -322,7 +428,11 @@ def chunked_linear_cross_entropy(
     float32 for half-precision inputs. ``eager`` computes the gradients in the forward and is
     only correct when the gradient reaching the per-token loss is the same for every token that
     counts (true under ``"mean"``/``"sum"`` reductions); otherwise pass ``eager=False``.
+    With ``shard`` (:func:`losskit.fused._parallel.vocab_shard`) ``linear_weight`` and
+    ``linear_bias`` are this rank's vocabulary rows, ``target`` holds global ids, the loss is the
+    full-vocabulary loss on every rank, the input gradient is summed over the ranks and each rank
+    gets the gradient of its own rows.
     """
     chunk = chunk_size or default_chunk_size(linear_weight.shape[1], linear_weight.dtype, softcap=softcap is not None)
-    opts = _Options(ignore_index, label_smoothing, z_loss, softcap, chunk)
+    opts = _Options(ignore_index, label_smoothing, z_loss, softcap, chunk, shard)
     return _LinearCrossEntropy.apply(input, linear_weight, linear_bias, target, opts, eager and torch.is_grad_enabled())

@@ -1,6 +1,7 @@
 """The lab: compare candidate losses on a table, report, model card, drift checks, distributed runs.
 
-Command line: ``losskit compare``, ``losskit drift``, ``losskit demo`` (:mod:`losskit.lab.cli`).
+Command line: ``losskit compare``, ``losskit drift``, ``losskit predict``, ``losskit demo``
+(:mod:`losskit.lab.cli`).
 From Python::
 
     from losskit.lab import CompareOptions, run_compare, write_outputs
@@ -12,7 +13,8 @@ Modules: :mod:`~losskit.lab.data` (read, clean, preprocess), :mod:`~losskit.lab.
 :mod:`~losskit.lab.gbdt_models`, :mod:`~losskit.lab.train` (the loop),
 :mod:`~losskit.lab.distributed`, :mod:`~losskit.lab.scoring` (metric, threshold, bootstrap),
 :mod:`~losskit.lab.compare` (the pipeline), :mod:`~losskit.lab.report`, :mod:`~losskit.lab.card`,
-:mod:`~losskit.lab.outputs`, :mod:`~losskit.lab.drift`, :mod:`~losskit.lab.demo`.
+:mod:`~losskit.lab.outputs`, :mod:`~losskit.lab.drift`, :mod:`~losskit.lab.predict` (``load_run``),
+:mod:`~losskit.lab.demo`.
 Names are imported on first use, so ``import losskit.lab`` stays cheap for the command line.
 """
 
@@ -32,6 +34,7 @@ _EXPORTS = {
     "write_outputs": "losskit.lab.outputs",
     "render_report": "losskit.lab.report",
     "check_drift": "losskit.lab.drift",
+    "load_run": "losskit.lab.predict",
     "run_demo": "losskit.lab.demo",
 }
 

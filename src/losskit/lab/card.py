@@ -4,10 +4,17 @@ Written as ``model_card.json`` (machine-readable, strict JSON: undefined numbers
 and ``model_card.md`` (for people). ``ModelCard.load(path) == card`` for a saved card.
 The ``reference`` block freezes the training class counts and quantiles of the validation scores
 and of the training target, which ``losskit drift`` compares new data against.
+
+Loading validates the card against its schema (:func:`validate_card`) before anything reads it:
+a missing or mistyped field, a prior of the wrong length or with a zero class, unsorted or
+empty quantiles, a NaN / Infinity literal, a foreign ``schema`` version or nesting deeper than a
+card has each raise one :class:`~losskit.LossInputError` naming the field. A card is plain JSON:
+loading it never executes code.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import platform
@@ -20,9 +27,11 @@ from typing import Any
 
 from losskit._errors import LossInputError
 
-__all__ = ["SCHEMA", "ModelCard", "clean", "library_versions"]
+__all__ = ["SCHEMA", "ModelCard", "clean", "library_versions", "validate_card"]
 
 SCHEMA = 1
+_TASKS = ("binary", "multiclass", "regression")
+_MAX_DEPTH = 8
 _LIBRARIES = ("losskit", "torch", "numpy", "scikit-learn", "scipy", "pandas", "xgboost", "lightgbm")
 
 
@@ -102,12 +111,9 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelCard:
+        """The card of a parsed ``model_card.json``, validated first (:func:`validate_card`)."""
+        validate_card(data)
         names = {f.name for f in fields(cls)}
-        missing = sorted(n for n in names if n not in data and n not in ("comparison", "versions", "created", "schema"))
-        if missing:
-            raise LossInputError("CARD", f"a losskit model card (missing fields: {', '.join(missing)})", "another JSON")
-        if data.get("schema", SCHEMA) > SCHEMA:
-            raise LossInputError("CARD", f"a model card of schema <= {SCHEMA}", f"schema {data['schema']}")
         return cls(**{k: v for k, v in data.items() if k in names})
 
     def to_json(self) -> str:
@@ -122,6 +128,8 @@ class ModelCard:
             data = json.loads(p.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise LossInputError("CARD", "a JSON model card", f"{str(path)!r} ({exc})") from exc
+        except RecursionError:
+            raise LossInputError("CARD", f"a model card nested at most {_MAX_DEPTH} levels", "deeper nesting") from None
         if not isinstance(data, dict):
             raise LossInputError("CARD", "a JSON object", type(data).__name__)
         return cls.from_dict(data)
@@ -218,3 +226,159 @@ def _short(value: Any) -> str:
     if isinstance(value, list) and len(value) > 6:
         return f"[{len(value)} values]"
     return str(value)
+
+
+def _bad(path: str, expected: str, actual: Any) -> LossInputError:
+    shown = repr(actual) if not isinstance(actual, (dict, list)) else type(actual).__name__
+    return LossInputError(f"CARD field {path}", expected, shown if len(shown) <= 60 else shown[:57] + "...")
+
+
+def _walk(value: Any, path: str, depth: int) -> None:
+    """Reject non-finite numbers (NaN / Infinity literals) and nesting deeper than a card has."""
+    if depth > _MAX_DEPTH:
+        raise _bad(path, f"a value nested at most {_MAX_DEPTH} levels deep", "deeper nesting")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _bad(path, "a finite number or null", value)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _walk(v, f"{path}.{k}", depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _walk(v, f"{path}[{i}]", depth + 1)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _need(data: dict[str, Any], key: str, kind: type | tuple[type, ...], expected: str, path: str = "") -> Any:
+    where = f"{path}.{key}" if path else key
+    if key not in data:
+        raise _bad(where, expected, "nothing (missing)")
+    value = data[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise _bad(where, expected, value)
+    return value
+
+
+def _numbers(data: dict[str, Any], key: str, path: str, length: int | None = None, *, sorted_: bool = False) -> list:
+    where = f"{path}.{key}"
+    values = _need(data, key, list, "a list of numbers", path)
+    if len(values) < (length or 3) or (length is not None and len(values) != length):
+        size = "at least 3" if length is None else str(length)
+        raise _bad(where, f"a list of {size} numbers", f"{len(values)} values")
+    for i, v in enumerate(values):
+        if not _is_number(v):
+            raise _bad(f"{where}[{i}]", "a number", v)
+    if sorted_ and any(b < a for a, b in itertools.pairwise(values)):
+        raise _bad(where, "non-decreasing quantiles", "unsorted values")
+    return values
+
+
+def _reference(ref: dict[str, Any], task: str, n_classes: int) -> None:
+    if task != "regression":
+        counts = _numbers(ref, "class_counts", "reference", n_classes)
+        for i, c in enumerate(counts):
+            if not isinstance(c, int) or c <= 0:
+                raise _bad(f"reference.class_counts[{i}]", "a positive whole count (every class seen in training)", c)
+        prior = _numbers(ref, "prior", "reference", n_classes)
+        for i, p in enumerate(prior):
+            if not 0.0 < p < 1.0:
+                raise _bad(f"reference.prior[{i}]", "a class share in (0, 1)", p)
+        if abs(sum(prior) - 1.0) > 1e-6:
+            raise _bad("reference.prior", "shares summing to 1", f"a sum of {sum(prior):.6g}")
+    if task == "regression":
+        _numbers(ref, "target_quantiles", "reference", sorted_=True)
+    if task != "multiclass":
+        q = _numbers(ref, "score_quantiles", "reference", sorted_=True)
+        if task == "binary":
+            if not 0.0 <= q[0] and q[-1] <= 1.0:
+                raise _bad("reference.score_quantiles", "probabilities in [0, 1]", f"{q[0]:.4g} to {q[-1]:.4g}")
+            mean = _need(ref, "score_mean", (int, float), "a mean score in (0, 1)", "reference")
+            if not 0.0 < mean < 1.0:
+                raise _bad("reference.score_mean", "a mean score in (0, 1)", mean)
+
+
+def validate_card(data: Any) -> None:
+    """Check a parsed ``model_card.json`` against the card's schema.
+
+    Checks every field that :class:`ModelCard`, its Markdown and ``losskit drift`` read: types,
+    the ``schema`` version (``1 <= schema <= SCHEMA``), the task, the classes (2 for binary, at
+    least 3 for multi-class, none for regression), a binary threshold in [0, 1], the reference
+    block of the task (class counts and prior of the classes' length, every class present;
+    sorted quantiles; a mean score in (0, 1)), finite numbers only and at most 8 levels of nesting.
+
+    Raises:
+        LossInputError: naming the first field that fails, e.g. ``CARD field reference.prior``.
+
+    Example:
+        >>> validate_card({"schema": 1, "task": "poetry"})
+        Traceback (most recent call last):
+        ...
+        losskit._errors.LossInputError: Expected argument `CARD field task` to be one of ('binary', \
+'multiclass', 'regression'), but got 'poetry'.
+    """
+    if not isinstance(data, dict):
+        raise LossInputError("CARD", "a JSON object (a losskit model card)", type(data).__name__)
+    version = _need(data, "schema", int, f"a schema version from 1 to {SCHEMA}")
+    if not 1 <= version <= SCHEMA:
+        raise _bad("schema", f"a schema version from 1 to {SCHEMA}", version)
+    task = _need(data, "task", str, f"one of {_TASKS}")
+    if task not in _TASKS:
+        raise _bad("task", f"one of {_TASKS}", task)
+    for key, value in data.items():
+        _walk(value, key, 1)
+    target = _need(data, "target", str, "the target column's name")
+    if not target:
+        raise _bad("target", "the target column's name", target)
+    classes = _need(data, "classes", list, "a list of class labels")
+    want = {"binary": "2 class labels", "multiclass": "at least 3 class labels", "regression": "an empty list"}[task]
+    if (
+        (task == "binary" and len(classes) != 2)
+        or (task == "multiclass" and len(classes) < 3)
+        or (task == "regression" and classes)
+    ):
+        raise _bad("classes", want, f"{len(classes)} labels")
+    for i, c in enumerate(classes):
+        if not isinstance(c, (str, int, float)) or c is None:
+            raise _bad(f"classes[{i}]", "a class label (text or number)", c)
+    if len({str(c) for c in classes}) != len(classes):
+        raise _bad("classes", "distinct class labels", "repeated labels")
+    loss = _need(data, "loss", dict, "an object with the loss")
+    _need(loss, "name", str, "the loss's name", "loss")
+    _need(loss, "options", dict, "an object of loss options", "loss")
+    from losskit.catalog import TARGET_TRANSFORMS
+
+    if loss.get("target_transform") not in (None, *TARGET_TRANSFORMS):
+        raise _bad("loss.target_transform", f"one of {tuple(TARGET_TRANSFORMS)} or null", loss["target_transform"])
+    if loss.get("resample") not in (None, "under", "over"):
+        raise _bad("loss.resample", "'under', 'over' or null", loss["resample"])
+    threshold = data.get("threshold")
+    if threshold is not None:
+        if not _is_number(threshold) or not 0.0 <= threshold <= 1.0 or task != "binary":
+            raise _bad("threshold", "a probability in [0, 1] (binary) or null", threshold)
+    metric = _need(data, "metric", dict, "an object with the headline metric")
+    _need(metric, "name", str, "the metric's name", "metric")
+    for key in ("value", "low", "high", "level", "win_rate"):
+        if metric.get(key) is not None and not _is_number(metric[key]):
+            raise _bad(f"metric.{key}", "a number or null", metric[key])
+    _need(data, "test_metrics", dict, "an object of metrics")
+    model = _need(data, "model", dict, "an object describing the model")
+    _need(model, "kind", str, "the model kind", "model")
+    card_data = _need(data, "data", dict, "an object describing the data")
+    _need(card_data, "fingerprint", str, "the data's fingerprint", "data")
+    for key in ("rows", "dropped_rows"):
+        _need(card_data, key, int, "a row count", "data")
+    splits = _need(data, "splits", dict, "an object of split sizes")
+    for key in ("train", "val", "test"):
+        if not isinstance(_need(splits, key, int, "a row count", "splits"), int) or splits[key] < 0:
+            raise _bad(f"splits.{key}", "a row count", splits[key])
+    reference = _need(data, "reference", dict, "an object with the drift reference")
+    _reference(reference, task, len(classes))
+    optional = (("comparison", list, "a list"), ("versions", dict, "an object"), ("created", str, "a time stamp"))
+    for key, kind, expected in optional:
+        if key in data:
+            _need(data, key, kind, expected)
+    positive = card_data.get("positive_class")
+    if positive is not None and (task != "binary" or str(positive) != str(classes[1])):
+        raise _bad("data.positive_class", f"the binary card's second class ({classes[1:]}) or null", positive)

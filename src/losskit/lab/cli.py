@@ -1,4 +1,4 @@
-"""Sub-commands ``losskit compare``, ``losskit drift`` and ``losskit demo``."""
+"""Sub-commands ``losskit compare``, ``losskit drift``, ``losskit predict`` and ``losskit demo``."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from losskit._cliutil import (
+    false_alarm_level,
     missing_column,
     nonnegative_int,
     open_fraction,
     output_dir,
     positive_float,
     positive_int,
-    probability,
+    ratio_above_one,
     reworded,
 )
 from losskit._errors import CLIError, LossInputError
@@ -101,20 +102,39 @@ def register(subparsers: Any) -> None:
 
     d = subparsers.add_parser(
         "drift",
-        help="compare new labels or scores with a model card; exit 1 on a significant shift",
-        description="Exit status: 0 stable, 1 significant shift, 2 bad input.",
+        help="compare new labels or scores with a model card; exit 1 on a material shift",
+        description="Exit status: 0 stable, 1 material shift, 2 bad input, 3 too few rows to decide.",
     )
     d.add_argument("card", metavar="CARD.json", help="the model_card.json of a compare run")
     d.add_argument("data", metavar="DATA", help="CSV, TSV or Parquet file with the new rows")
     group = d.add_mutually_exclusive_group(required=True)
     group.add_argument("--target", help="column with the new labels / targets")
     group.add_argument("--scores", help="column with the model's scores on new data (labels not yet known)")
-    d.add_argument("--alpha", type=probability, default=0.01, help="p-value level of the tests (default 0.01)")
     d.add_argument(
-        "--psi-threshold", type=positive_float, default=0.1, help="PSI that counts as a real shift (default 0.1)"
+        "--alpha", type=false_alarm_level, default=0.01, help="false-alarm level, in (0, 0.5) (default 0.01)"
+    )
+    d.add_argument(
+        "--rate-ratio",
+        type=ratio_above_one,
+        default=1.4,
+        help="class odds ratio that counts as a shift, > 1 (default 1.4)",
+    )
+    d.add_argument("--shift", type=positive_float, default=0.1, help="median shift in IQRs that counts (default 0.1)")
+    d.add_argument(
+        "--scale-ratio", type=ratio_above_one, default=1.05, help="IQR ratio that counts, > 1 (default 1.05)"
     )
     d.add_argument("--json", action="store_true", help="print JSON instead of words")
     d.set_defaults(handler=_drift, argument_flags={"frame": "DATA"})
+
+    r = subparsers.add_parser(
+        "predict",
+        help="score new rows with a saved compare run (its preprocessing, model and threshold)",
+        description="Write scores and decisions for DATA. preprocessor.joblib is a pickle: trusted folders only.",
+    )
+    r.add_argument("run_dir", metavar="RUN_DIR", help="output folder of losskit compare")
+    r.add_argument("data", metavar="DATA", help="CSV, TSV or Parquet file with the feature columns")
+    r.add_argument("--out", help="write a CSV / Parquet file here (default: CSV on standard output)")
+    r.set_defaults(handler=_predict)
 
     m = subparsers.add_parser("demo", help="advise, compare and report on built-in data (what `make demo` runs)")
     m.add_argument("--out", type=output_dir, default="demo-out", help="output folder (default: ./demo-out)")
@@ -251,10 +271,26 @@ def _drift(args: argparse.Namespace) -> int:
     if column not in frame.columns:
         raise missing_column(flag, column, frame.columns, args.data)
     report = check_drift(
-        card, frame, target=args.target, scores=args.scores, alpha=args.alpha, psi_threshold=args.psi_threshold
+        card,
+        frame,
+        target=args.target,
+        scores=args.scores,
+        alpha=args.alpha,
+        rate_ratio=args.rate_ratio,
+        shift=args.shift,
+        scale_ratio=args.scale_ratio,
     )
     print(json.dumps(report.to_dict(), indent=2, allow_nan=False) if args.json else report.to_text())
-    return 1 if report.significant else 0
+    return report.exit_status
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from losskit.lab.predict import predict_file
+
+    out = predict_file(args.run_dir, args.data, args.out)
+    if out is not None:
+        out.to_csv(sys.stdout, index=False)
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -77,6 +77,7 @@ def fit_gbdt(
         raw_val = model.predict(x_val, raw_score=True, num_iteration=best) + _margin(start, len(x_val))
         raw_test = model.predict(x_test, raw_score=True, num_iteration=best) + _margin(start, len(x_test))
     info = {"epochs_run": len(history), "best_epoch": best, "library": library, "objective": repr(objective)}
+    info["init_score"] = np.asarray(start).tolist()  # LightGBM does not store it; losskit predict adds it back
     return torch.as_tensor(raw_val), torch.as_tensor(raw_test), history, model, info
 
 

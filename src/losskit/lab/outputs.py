@@ -82,6 +82,8 @@ def build_card(result: LabResult) -> ModelCard:
             "options": w.candidate.frozen,
             "origin": w.candidate.origin,
             "reasons": recommendation(result),
+            "target_transform": w.candidate.target_transform,  # losskit predict applies the inverse
+            "resample": w.candidate.resample,  # losskit predict corrects the scores back to the prior
         },
         threshold=w.threshold,
         metric={
