@@ -134,7 +134,7 @@ def register(subparsers: Any) -> None:
     r.add_argument("run_dir", metavar="RUN_DIR", help="output folder of losskit compare")
     r.add_argument("data", metavar="DATA", help="CSV, TSV or Parquet file with the feature columns")
     r.add_argument("--out", help="write a CSV / Parquet file here (default: CSV on standard output)")
-    r.set_defaults(handler=_predict)
+    r.set_defaults(handler=_predict, argument_flags={"frame": "DATA"})
 
     m = subparsers.add_parser("demo", help="advise, compare and report on built-in data (what `make demo` runs)")
     m.add_argument("--out", type=output_dir, default="demo-out", help="output folder (default: ./demo-out)")

@@ -56,7 +56,7 @@ class SavedRun:
         columns = [str(c) for c in self.card.data["columns"]]
         missing = [c for c in columns if c not in frame.columns]
         if missing:
-            raise LossInputError("DATA", f"a table with the model's feature columns ({', '.join(columns)})", missing)
+            raise LossInputError("frame", f"a table with the model's feature columns ({', '.join(columns)})", missing)
         features = frame[columns]
         parts = []
         for pre, model in zip(self.preprocessors, self.models, strict=True):
@@ -234,9 +234,9 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
 def _destination(path: str | Path) -> Path:
     target = Path(path)
     if target.is_dir():
-        raise LossInputError("--out", "a file path", f"the folder {str(path)!r}")
+        raise LossInputError("out", "a file path", f"the folder {str(path)!r}")
     if not target.parent.is_dir():
-        raise LossInputError("--out", "a path in an existing folder", repr(str(path)))
+        raise LossInputError("out", "a path in an existing folder", repr(str(path)))
     return target
 
 
