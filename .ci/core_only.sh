@@ -20,7 +20,7 @@ trap 'rm -rf "$work"' EXIT
 printf 'a,y\n1,0\n2,1\n' > "$work/d.csv"
 status=0
 for command in "advise $work/d.csv --target y" "audit losskit:mse_loss --task regression" \
-    "compare $work/d.csv --target y --out $work/o" "drift $work/card.json $work/d.csv --target y" \
+    "compare $work/d.csv --target y --out $work/o" "drift $work/card.json $work/d.csv --target y" "predict $work $work/d.csv" \
     "demo --out $work/demo"; do
     set +e
     # shellcheck disable=SC2086

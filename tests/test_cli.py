@@ -263,6 +263,7 @@ def test_commands_without_the_extras_name_the_extra(table: Path, tmp_path: Path)
         "audit losskit:mse_loss --task regression",
         f"compare {table} --target y --out {tmp_path / 'o'}",
         f"drift {tmp_path / 'card.json'} {table} --target y",
+        f"predict {tmp_path} {table}",
         f"demo --out {tmp_path / 'demo'}",
     ]
     done = subprocess.run(
