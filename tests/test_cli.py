@@ -312,3 +312,10 @@ def test_pos_label_is_checked_and_worded_as_the_flag(
     assert not (tmp_path / "o").exists()
     assert main(["advise", str(table), "--target", "y", "--pos-label", "7"]) == 2
     assert _one_line(capsys).startswith("losskit advise: error: argument `--pos-label`: expected one of the target")
+
+
+def test_no_command_is_one_line_listing_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert _one_line(capsys) == (
+        "losskit: error: a command is required: advise, audit, compare, drift, predict, demo (see `losskit --help`)"
+    )

@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _commands(parser: argparse.ArgumentParser) -> list[str]:
+    """The sub-command names of ``parser``, in help order."""
+    return [name for action in parser._actions if action.dest == "command" for name in action.choices]
+
+
 def _quiet_stdout() -> None:
     """After a closed pipe: point stdout at /dev/null so the exit flush does not fail again."""
     try:
@@ -75,11 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args, unknown = parser.parse_known_args(argv)
         if unknown:  # worded by the sub-command's parser, which knows the options meant
             getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
+        if not getattr(args, "handler", None):
+            parser.error(f"a command is required: {', '.join(_commands(parser))}")
     except SystemExit as exc:  # --help, --version, or a bad option (already printed in one line)
         return exc.code if isinstance(exc.code, int) else 0
-    if not getattr(args, "handler", None):
-        parser.print_help()
-        return 2
     try:
         status = int(args.handler(args) or 0)
         sys.stdout.flush()
