@@ -38,7 +38,7 @@ test: lint
 
 # A torch-and-numpy-only install: every command names the extra it needs (builds .venv-core once).
 test-core:
-	PYTHON=$(PYTHON) .ci/core_only.sh
+	PYTHON=$(PYTHON) TORCH_INDEX=$(TORCH_INDEX) .ci/core_only.sh
 
 # The property tests again with fresh randomness (make test derandomises them); run it often.
 test-explore: $(STAMP)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A core install (torch and numpy, none of the extras): `import losskit` and the losses work, and
 # every command fails with one line naming the extra to install, exit status 2. The venv is built
-# once (about a minute) in .venv-core and reused.
+# once (about a minute) in .venv-core and reused; TORCH_INDEX picks the PyTorch build as in the Makefile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -9,7 +9,9 @@ VENV=${CORE_VENV:-.venv-core}
 if [ ! -x "$VENV/bin/python" ]; then
     echo "== building $VENV: torch and numpy only"
     "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --progress-bar on torch==2.13.0 "numpy>=1.24"
+    # shellcheck disable=SC2086
+    "$VENV/bin/python" -m pip install --progress-bar on torch==2.13.0 ${TORCH_INDEX:+--index-url $TORCH_INDEX}
+    "$VENV/bin/python" -m pip install --progress-bar on "numpy>=1.24"
 fi
 export PYTHONPATH=src
 "$VENV/bin/python" -c "import torch, losskit; assert float(losskit.mse_loss(torch.zeros(2), torch.ones(2))) == 1.0"
@@ -18,7 +20,7 @@ trap 'rm -rf "$work"' EXIT
 printf 'a,y\n1,0\n2,1\n' > "$work/d.csv"
 status=0
 for command in "advise $work/d.csv --target y" "audit losskit:mse_loss --task regression" \
-    "compare $work/d.csv --target y --out $work/o" "drift $work/card.json $work/d.csv --target y" \
+    "compare $work/d.csv --target y --out $work/o" "drift $work/card.json $work/d.csv --target y" "predict $work $work/d.csv" \
     "demo --out $work/demo"; do
     set +e
     # shellcheck disable=SC2086

@@ -263,6 +263,7 @@ def test_commands_without_the_extras_name_the_extra(table: Path, tmp_path: Path)
         "audit losskit:mse_loss --task regression",
         f"compare {table} --target y --out {tmp_path / 'o'}",
         f"drift {tmp_path / 'card.json'} {table} --target y",
+        f"predict {tmp_path} {table}",
         f"demo --out {tmp_path / 'demo'}",
     ]
     done = subprocess.run(
@@ -311,3 +312,10 @@ def test_pos_label_is_checked_and_worded_as_the_flag(
     assert not (tmp_path / "o").exists()
     assert main(["advise", str(table), "--target", "y", "--pos-label", "7"]) == 2
     assert _one_line(capsys).startswith("losskit advise: error: argument `--pos-label`: expected one of the target")
+
+
+def test_no_command_is_one_line_listing_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    line = _one_line(capsys)
+    assert line.startswith("losskit: error: a command is required: advise, audit, compare, drift")
+    assert line.endswith("(see `losskit --help`)")

@@ -6,6 +6,11 @@ line on stderr with exit status 2, never a traceback: bad options (argparse), a
 :class:`~losskit._errors.CLIError`, a :class:`losskit.LossInputError` (its argument named by
 the flag the user typed) and a missing optional dependency (naming the extra to install).
 
+A library argument is worded as the option of the same ``dest`` (``target`` -> ``--target``); a
+command maps the others with ``set_defaults(argument_flags={"frame": "DATA"})``. Options take
+their checks from :mod:`losskit._cliutil` (``type=positive_float`` and the like), so a bad value
+fails while parsing, before any work.
+
 Exit status: 0 success, 1 as the command defines it (a failed audit, a drift), 2 bad input,
 130 interrupted (Ctrl-C), 141 when the reader of stdout went away (``losskit advise --json | head``).
 """
@@ -51,8 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     for command in sub.choices.values():
         # a library argument that no option is named after: the command maps it (``frame`` -> ``DATA``)
         mapped = command.get_default("argument_flags") or {}
-        command.set_defaults(flags={**flag_names(command), **mapped}, parser=command)
+        command.set_defaults(_flags={**flag_names(command), **mapped}, _parser=command)
     return parser
+
+
+def _commands(parser: argparse.ArgumentParser) -> list[str]:
+    """The sub-command names of ``parser``, in help order."""
+    return [name for action in parser._actions if action.dest == "command" for name in action.choices]
 
 
 def _quiet_stdout() -> None:
@@ -69,12 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args, unknown = parser.parse_known_args(argv)
         if unknown:  # worded by the sub-command's parser, which knows the options meant
-            getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
+            getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
+        if not getattr(args, "handler", None):
+            parser.error(f"a command is required: {', '.join(_commands(parser))}")
     except SystemExit as exc:  # --help, --version, or a bad option (already printed in one line)
         return exc.code if isinstance(exc.code, int) else 0
-    if not getattr(args, "handler", None):
-        parser.print_help()
-        return 2
     try:
         status = int(args.handler(args) or 0)
         sys.stdout.flush()
@@ -82,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as exc:
         message = str(exc)
     except LossInputError as exc:
-        message = in_flags(exc, args.flags)
+        message = in_flags(exc, args._flags)
     except ModuleNotFoundError as exc:
         extra = missing_extra(exc)
         if extra is None:
