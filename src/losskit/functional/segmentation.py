@@ -367,7 +367,7 @@ def focal_tversky_loss(
 
 
 # Elements per block of the Lovasz weights: the no-grad temporaries stay at a few of these.
-_LOVASZ_BLOCK = 1 << 20
+_LOVASZ_BLOCK = 1 << 16
 
 
 def _jaccard_increments(f: Tensor, v: Tensor | None) -> Tensor:
@@ -398,14 +398,15 @@ def _lovasz(errors: Tensor, fg: Tensor, valid: Tensor | None) -> Tensor:
     npix = errors.shape[-1]
     weights = torch.empty_like(errors)
     with torch.no_grad():
-        key = errors if valid is None else torch.where(valid, errors, -1.0)  # invalid pixels last
-        order = key.argsort(dim=-1, descending=True).reshape(-1, npix)
-        del key
-        fg_rows, valid_rows = fg.reshape(-1, npix), None if valid is None else valid.reshape(-1, npix)
+        e_rows, fg_rows = errors.reshape(-1, npix), fg.reshape(-1, npix)
+        valid_rows = None if valid is None else valid.reshape(-1, npix)
         w_rows = weights.view(-1, npix)
         step = max(1, _LOVASZ_BLOCK // max(1, npix))
-        for i in range(0, order.shape[0], step):
-            idx = order[i : i + step]
+        for i in range(0, e_rows.shape[0], step):
+            key = e_rows[i : i + step]
+            if valid_rows is not None:
+                key = torch.where(valid_rows[i : i + step], key, -1.0)  # invalid pixels last
+            idx = key.argsort(dim=-1, descending=True)
             v = None if valid_rows is None else valid_rows[i : i + step].gather(-1, idx).to(errors.dtype)
             sorted_weights = _jaccard_increments(fg_rows[i : i + step].gather(-1, idx).to(errors.dtype), v)
             w_rows[i : i + step].scatter_(-1, idx, sorted_weights)
