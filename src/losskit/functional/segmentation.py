@@ -366,31 +366,51 @@ def focal_tversky_loss(
 # --------------------------------------------------------------------------- Lovasz
 
 
+# Elements per block of the Lovasz weights: the no-grad temporaries stay at a few of these.
+_LOVASZ_BLOCK = 1 << 16
+
+
+def _jaccard_increments(f: Tensor, v: Tensor | None) -> Tensor:
+    """Increments of the Jaccard loss along sorted 0/1 targets ``f`` (``v``: valid, sorted alike)."""
+    if v is not None:
+        f = f * v
+        outside = (v - f).cumsum_(-1)
+    else:
+        outside = (1.0 - f).cumsum_(-1)
+    total = f.sum(-1, keepdim=True)
+    union = outside.add_(total)
+    union = torch.where(union == 0, 1.0, union)
+    jaccard = f.cumsum(-1).sub_(total).div_(union).add_(1.0)  # 1 - (total - cum f) / union
+    grad = torch.diff(jaccard, dim=-1, prepend=torch.zeros_like(jaccard[..., :1]))
+    return grad if v is None else grad.mul_(v)
+
+
 def _lovasz(errors: Tensor, fg: Tensor, valid: Tensor | None) -> Tensor:
     """Lovasz extension of the Jaccard loss along the last dim (Berman et al. 2018, Alg. 1).
 
-    ``errors >= 0``, ``fg`` 0/1 and ``valid`` (or ``None``: all valid) of one shape ``(..., P)``;
-    returns ``(...)``. Invalid pixels are sorted last (error -1) and contribute nothing.
+    ``errors >= 0``, ``fg`` 0/1 (bool or float) and ``valid`` (or ``None``: all valid) of one
+    shape ``(..., P)``; returns ``(...)``. The loss is ``sum_i w_i e_i`` with weights ``w`` that
+    depend on the order of the errors only, so they are computed without autograd (a block of
+    rows at a time) and put back in the pixels' own order: the gradient is ``w``, and neither
+    the sorted errors nor the sort indices are kept for the backward pass. Invalid pixels get
+    weight 0.
     """
-    if valid is not None:
-        errors = torch.where(valid, errors, -1.0)
-    e, order = errors.sort(dim=-1, descending=True)  # differentiable through the sorted values
-    with torch.no_grad():  # the Jaccard increments depend on the order only
-        f = fg.gather(-1, order)
-        if valid is None:
-            outside = (1.0 - f).cumsum_(-1)
-        else:
-            v = valid.gather(-1, order).to(f.dtype)
-            f.mul_(v)
-            outside = (v - f).cumsum_(-1)
-        total = f.sum(-1, keepdim=True)
-        union = outside.add_(total)
-        union = torch.where(union == 0, 1.0, union)
-        jaccard = f.cumsum_(-1).sub_(total).div_(union).add_(1.0)  # 1 - (total - cum f) / union
-        grad = torch.cat([jaccard[..., :1], jaccard[..., 1:] - jaccard[..., :-1]], dim=-1)
-        if valid is not None:
-            grad.mul_(v)
-    return (e * grad).sum(-1)
+    npix = errors.shape[-1]
+    weights = torch.empty_like(errors)
+    with torch.no_grad():
+        e_rows, fg_rows = errors.reshape(-1, npix), fg.reshape(-1, npix)
+        valid_rows = None if valid is None else valid.reshape(-1, npix)
+        w_rows = weights.view(-1, npix)
+        step = max(1, _LOVASZ_BLOCK // max(1, npix))
+        for i in range(0, e_rows.shape[0], step):
+            key = e_rows[i : i + step]
+            if valid_rows is not None:
+                key = torch.where(valid_rows[i : i + step], key, -1.0)  # invalid pixels last
+            idx = key.argsort(dim=-1, descending=True)
+            v = None if valid_rows is None else valid_rows[i : i + step].gather(-1, idx).to(errors.dtype)
+            sorted_weights = _jaccard_increments(fg_rows[i : i + step].gather(-1, idx).to(errors.dtype), v)
+            w_rows[i : i + step].scatter_(-1, idx, sorted_weights)
+    return (errors * weights).sum(-1)
 
 
 def _flatten_batch(t: Tensor) -> Tensor:
@@ -433,21 +453,28 @@ def lovasz_softmax_loss(
     """
     check_choice("classes", classes, CLASSES)
     m = _mask_inputs(input, target, weight, ignore_index, reduction)
-    p = _probabilities(m)
-    n, c, npix = p.shape
+    x, y, valid = m.x, m.y, m.valid
+    if batch:  # one sequence per class over the whole batch: regroup the logits once
+        x = _flatten_batch(x)
+        if m.multiclass:
+            y, valid = y.reshape(1, -1), None if valid is None else valid.reshape(1, 1, -1)
+        else:
+            y, valid = _flatten_batch(y), None if valid is None else _flatten_batch(valid)
     if m.multiclass:
-        index = m.y if m.valid is None else torch.where(m.valid[:, 0], m.y, torch.zeros_like(m.y))
-        fg = torch.zeros_like(p).scatter_(1, index.unsqueeze(1), 1.0)
+        p = torch.softmax(x, dim=1)
+        index = y if valid is None else torch.where(valid[:, 0], y, torch.zeros_like(y))
+        fg = torch.zeros_like(p, dtype=torch.bool).scatter_(1, index.unsqueeze(1), True)
+        errors = torch.where(fg, 1.0 - p, p)  # |1{y = c} - p_c|
     else:
-        fg = m.y if m.valid is None else torch.where(m.valid, m.y, torch.zeros_like(m.y))
-    valid = None if m.valid is None else m.valid.expand(n, c, npix)
-    errors = (fg - p).abs()
-    if batch:
-        errors, fg = _flatten_batch(errors), _flatten_batch(fg)
-        valid = None if valid is None else _flatten_batch(valid)
+        p = torch.sigmoid(x)
+        fg = y if valid is None else torch.where(valid, y, torch.zeros_like(y))
+        errors = (fg - p).abs()
+    if valid is not None:
+        valid = valid.expand(p.shape)
+        fg = fg & valid if fg.dtype == torch.bool else fg
     loss = _lovasz(errors, fg, valid)
-    sum_y = fg.sum(-1)
-    pixels = torch.full_like(sum_y, fg.shape[-1]) if valid is None else valid.sum(-1)
+    sum_y = fg.sum(-1).to(p.dtype)
+    pixels = torch.full_like(sum_y, p.shape[-1]) if valid is None else valid.sum(-1).to(p.dtype)
     if batch:
         loss, sum_y, pixels = loss[0], sum_y[0], pixels[0]
     return _reduce_pairs(loss, sum_y, pixels, m, classes, reduction, num_items, input)
