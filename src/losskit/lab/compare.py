@@ -223,6 +223,10 @@ def run_compare(
     )
     first = plan.folds[0]
     candidates, said = choose_candidates(options.losses, table, table.y[first.train], table.features.iloc[first.train])
+    if options.model in ("xgboost", "lightgbm"):  # before any training: only losses the trees train
+        from losskit.lab.gbdt_models import check_candidates
+
+        candidates = check_candidates(candidates, explicit=said is None)
     metric = parse_metric(options.metric or _advised_metric(said, table.task), table.task)
     n_classes = max(len(table.classes), 2)
     y_test = table.y[plan.test]
