@@ -49,12 +49,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("--cv", type=_positive_int, help="K-fold cross-validation on the non-test rows")
     p.add_argument("--val-size", type=float, default=0.15)
     p.add_argument("--test-size", type=float, default=0.15)
-    p.add_argument("--epochs", type=_positive_int, default=40, help="epochs at most (early stopping)")
+    p.add_argument(
+        "--epochs",
+        type=_positive_int,
+        help="epoch budget (early stopping; default: about 3000 steps, 40 to 400 epochs, "
+        "extended up to 4x while still improving)",
+    )
     p.add_argument("--rounds", type=_positive_int, default=300, help="boosting rounds at most (GBDT models)")
-    p.add_argument("--batch-size", type=_positive_int, default=256)
+    p.add_argument("--batch-size", type=_positive_int, help="default: 1/16 of the training rows, 16 to 256")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--hidden", type=_hidden, default=(64, 64), help="MLP layer widths, e.g. 128,64")
-    p.add_argument("--patience", type=_positive_int, default=5)
+    p.add_argument("--patience", type=_positive_int, help="epochs without improvement (default: budget/20, >= 5)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bootstrap", type=_positive_int, default=200, help="bootstrap resamples of the test set")
     p.add_argument(

@@ -11,6 +11,7 @@ every rank; only the main rank writes artefacts.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 import time
@@ -222,6 +223,7 @@ def run_compare(
         seed=options.train.seed,
     )
     first = plan.folds[0]
+    options = dataclasses.replace(options, train=options.train.resolve(len(first.train)))  # the settings used
     candidates, said = choose_candidates(options.losses, table, table.y[first.train], table.features.iloc[first.train])
     if options.model in ("xgboost", "lightgbm"):  # before any training: only losses the trees train
         from losskit.lab.gbdt_models import check_candidates
@@ -371,6 +373,9 @@ def _run_candidate(
             info = {
                 "epochs_run": len(result.history),
                 "best_epoch": result.best_epoch,
+                "converged": result.converged,
+                "epoch_budget": options.train.epochs,
+                "epoch_cap": options.train.max_epochs,
                 "seconds": round(result.seconds, 2),
             }
         history += [{"fold": float(k), **row} for row in fit_history]

@@ -163,6 +163,8 @@ def fit_gbdt(
     info = {
         "epochs_run": len(history),
         "best_epoch": best,
+        "converged": best < len(history),  # still improving at the last round allowed: not converged
+        "epoch_budget": config.rounds,
         "library": library,
         "objective": repr(builtin or objective),
         # the start where the saved model does not hold it (added back when scoring new rows)
