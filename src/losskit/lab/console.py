@@ -11,8 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from losskit.lab.compare import LabResult
 from losskit.lab.report import recommendation
+from losskit.lab.results import LabResult
 
 __all__ = ["Progress", "print_summary"]
 
@@ -61,8 +61,9 @@ def print_summary(result: LabResult, paths: dict[str, Path], *, quiet: bool = Fa
     """The comparison table, the recommendation and where the artefacts are."""
     console = Console()
     m = result.metric
-    table = Table(title=f"losskit compare: {result.table.target} ({result.table.task}, test {m.label})")
-    for col in ("loss", "origin", m.label, "95% interval", "best in", "threshold"):
+    positive = "" if result.positive_class is None else f", positive class {result.positive_class!r}"
+    table = Table(title=f"losskit compare: {result.table.target} ({result.table.task}, test {m.label}{positive})")
+    for col in ("loss", "origin", m.label, "95% interval", "best in", "threshold", "converged"):
         table.add_column(col, justify="left" if col in ("loss", "origin") else "right", overflow="fold")
     for r in result.results:
         style = "bold green" if r is result.winner else None
@@ -73,6 +74,7 @@ def print_summary(result: LabResult, paths: dict[str, Path], *, quiet: bool = Fa
             f"{_fmt(r.interval[0])} to {_fmt(r.interval[1])}",
             f"{r.win_rate:.0%}",
             _fmt(r.threshold),
+            "yes" if r.converged else "NO",
             style=style,
         )
     console.print(table)

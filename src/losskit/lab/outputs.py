@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from losskit.lab.card import ModelCard, clean, library_versions
-from losskit.lab.compare import LabResult
 from losskit.lab.report import recommendation, render_report
+from losskit.lab.results import LabResult
 
 __all__ = ["build_card", "write_outputs"]
 
@@ -96,6 +96,7 @@ def build_card(result: LabResult) -> ModelCard:
                 "high": r.interval[1],
                 "win_rate": r.win_rate,
                 "threshold": r.threshold,
+                "converged": r.converged,
             }
             for r in result.results
         ],
@@ -172,6 +173,7 @@ def write_outputs(result: LabResult, out_dir: str | Path) -> dict[str, Path]:
                 "win_rate": r.win_rate,
                 "threshold": r.threshold,
                 "test_metrics": r.test_metrics,
+                "converged": r.converged,
                 "fits": r.fits,
             }
             for r in result.results

@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 
 from losskit._errors import LossInputError
-from losskit.lab.compare import LabResult
+from losskit.lab.results import LabResult
 
 __all__ = ["check_available", "log_history"]
 
