@@ -63,18 +63,17 @@ def print_summary(result: LabResult, paths: dict[str, Path], *, quiet: bool = Fa
     m = result.metric
     positive = "" if result.positive_class is None else f", positive class {result.positive_class!r}"
     table = Table(title=f"losskit compare: {result.table.target} ({result.table.task}, test {m.label}{positive})")
-    for col in ("loss", "origin", m.label, "95% interval", "best in", "threshold", "converged"):
+    for col in ("loss", "origin", m.label, "95% interval", "best in", "threshold"):
         table.add_column(col, justify="left" if col in ("loss", "origin") else "right", overflow="fold")
     for r in result.results:
         style = "bold green" if r is result.winner else None
         table.add_row(
-            r.candidate.label,
+            r.candidate.label if r.converged else f"{r.candidate.label} (not converged)",
             r.candidate.origin,
             _fmt(r.value),
             f"{_fmt(r.interval[0])} to {_fmt(r.interval[1])}",
             f"{r.win_rate:.0%}",
             _fmt(r.threshold),
-            "yes" if r.converged else "NO",
             style=style,
         )
     console.print(table)
