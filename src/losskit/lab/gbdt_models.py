@@ -135,6 +135,7 @@ def fit_gbdt(
     the booster (best round) and fit facts."""
     from losskit.lab.train import scores_from_raw
 
+    config = config.resolve(len(x_train))  # patience from the data size unless given
     objective = objective_for(cand, n_classes)
     reference = reference_loss(task)
     yt_train, yt_val = target_tensor(y_train, task), target_tensor(y_val, task)
