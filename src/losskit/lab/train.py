@@ -13,10 +13,11 @@ Training stops when ``val_loss`` has not improved for ``patience`` epochs; the b
 weights are restored.
 
 Batch size and epoch budget follow the data size unless given (:meth:`TrainConfig.resolve`): a
-batch of about 1/16 of the training rows (16 to 256), so a small table gets at least a dozen
-steps per epoch, and enough epochs for about 3,000 optimiser steps (40 to 400 epochs, patience
-a twentieth of that, at least 5). A 105-row training split (iris) then trains with batches of 16
-for up to 400 epochs instead of one step per epoch for 40. When the best epoch is the last one
+batch of about 1/16 of the training rows (16 to 256), so an epoch is about 16 steps (fewer below
+256 rows, where the batch stays at 16; more above 4,096 rows), and enough epochs for about
+3,000 optimiser steps (40 to 400 epochs, patience a twentieth of that, at least 5). A 105-row
+training split (iris) then trains with batches of 16 for up to 400 epochs instead of one step
+per epoch for 40. When the best epoch is the last one
 of the budget the model is still improving: training goes on, early stopping still active, up to
 ``max_epochs`` (default four times the budget). A fit whose best epoch is still its last is
 reported as not converged (:attr:`FitResult.converged`).
@@ -97,7 +98,6 @@ class FitResult:
     best_epoch: int = 0
     seconds: float = 0.0
     converged: bool = True
-    config: TrainConfig | None = None
 
 
 @contextlib.contextmanager
@@ -223,5 +223,4 @@ def fit(
         best_epoch=best[1],
         seconds=time.perf_counter() - start,
         converged=best[1] < len(history),
-        config=config,
     )
