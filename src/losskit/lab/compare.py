@@ -174,7 +174,14 @@ def run_compare(
     if options.model in ("xgboost", "lightgbm"):  # before any training: only losses the trees train
         from losskit.lab.gbdt_models import check_candidates
 
-        candidates = check_candidates(candidates, explicit=said is None)
+        kept = check_candidates(candidates, explicit=said is None)
+        if said is not None:  # auto: say which advised losses the trees cannot train
+            said["warnings"] = list(said.get("warnings", [])) + [
+                f"{c.name} ({c.origin}) has no GBDT objective, so the {options.model} model does not train it"
+                for c in candidates
+                if c not in kept
+            ]
+        candidates = kept
     metric = parse_metric(options.metric or _advised_metric(said, table.task), table.task)
     n_classes = max(len(table.classes), 2)
     y_test = table.y[plan.test]
