@@ -17,10 +17,10 @@ batch of about 1/16 of the training rows (16 to 256), so an epoch is about 16 st
 256 rows, where the batch stays at 16; more above 4,096 rows), and enough epochs for about
 3,000 optimiser steps (40 to 400 epochs, patience a twentieth of that, at least 5). A 105-row
 training split (iris) then trains with batches of 16 for up to 400 epochs instead of one step
-per epoch for 40. When the best epoch is the last one
-of the budget the model is still improving: training goes on, early stopping still active, up to
-``max_epochs`` (default four times the budget). A fit whose best epoch is still its last is
-reported as not converged (:attr:`FitResult.converged`).
+per epoch for 40. When the best epoch is the last one of the budget the model is still
+improving: training goes on, early stopping still active, up to ``max_epochs`` (default four
+times the budget). A fit whose best epoch is still its last is reported as not converged
+(:attr:`FitResult.converged`).
 
 Small steps (a batch times the widest layer under 65,536 numbers) run on one CPU thread, the
 previous thread count restored afterwards: splitting a 16 x 64 matrix product over threads
