@@ -25,6 +25,7 @@ LightGBM's ``init_score``, are not stored in the saved model: the fit facts reco
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -156,6 +157,7 @@ def fit_gbdt(
             progress(round_, config.rounds)
         return row["val_loss"]
 
+    began = time.perf_counter()
     builtin = builtin_params(library, cand)
     start = objective.init_score(y_train)
     train = _xgboost if library == "xgboost" else _lightgbm
@@ -168,6 +170,7 @@ def fit_gbdt(
         "epoch_budget": config.rounds,
         "library": library,
         "objective": repr(builtin or objective),
+        "seconds": round(time.perf_counter() - began, 2),
         # the start where the saved model does not hold it (added back when scoring new rows)
         "start": np.asarray(start).tolist()
         if builtin is None and (library == "lightgbm" or objective.num_outputs > 1)
