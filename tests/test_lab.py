@@ -315,18 +315,16 @@ def test_optimal_start_is_the_loss_minimising_constant() -> None:
 
 
 def test_threshold_effect_reports_f1_at_half_and_at_the_tuned_threshold() -> None:
-    from types import SimpleNamespace
-
     from sklearn.metrics import f1_score, precision_score, recall_score
 
     from losskit.lab.report import _threshold_effect
+    from losskit.lab.scoring import metrics_of
 
     rng = np.random.default_rng(0)
     y = (rng.random(400) < 0.1).astype(int)
     scores = np.clip(0.3 * y + 0.35 * rng.random(400), 0, 1)
     tuned = {"f1": 0.5, "recall": 0.25, "precision": 0.75}
-    winner = SimpleNamespace(test_scores=scores, test_metrics=tuned)
-    text = _threshold_effect(SimpleNamespace(winner=winner, y_test=y))
+    text = _threshold_effect(metrics_of("binary", y, scores, 0.5), tuned)  # scoring computes, the report renders
     pred = (scores >= 0.5).astype(int)
     f1 = f1_score(y, pred)
     recall, precision = recall_score(y, pred), precision_score(y, pred, zero_division=0)

@@ -6,6 +6,8 @@ harness first proves it can see a console error at all, so a silent browser cann
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import shutil
 import subprocess
@@ -90,3 +92,77 @@ def test_report_renders_without_console_errors(tmp_path: Path) -> None:
     pixels = imread(shot)[:, :, :3]  # floats in [0, 1]
     coloured = (pixels.max(axis=2) - pixels.min(axis=2)) > 0.25  # saturated line colours, not grey text
     assert coloured.mean() > 0.002
+
+
+# Measures the laid-out page and writes the numbers into the DOM (the report itself has no script).
+_MEASURE = """<script>
+const out = {width: document.documentElement.scrollWidth, view: window.innerWidth, overlaps: [], ticks: 0};
+const table = document.getElementById("comparison").getBoundingClientRect();
+out.table = table.right;
+out.body = document.body.getBoundingClientRect().right;
+for (const axes of document.querySelectorAll("g[id^=axes_]")) {
+  for (const kind of ["xtick_", "ytick_"]) {
+    const boxes = [...axes.querySelectorAll(`g[id^=${kind}] text`)]
+      .map(t => [t.textContent, t.getBoundingClientRect()]).filter(([, b]) => b.width > 0);
+    out.ticks += boxes.length;
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const [ta, a] = boxes[i], [tb, b] = boxes[j];
+      if (a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5)
+        out.overlaps.push(`${axes.id} ${ta} / ${tb}`);
+    }
+  }
+}
+document.body.setAttribute("data-measure", JSON.stringify(out));
+</script>"""
+
+
+def _measure(report: Path, tmp_path: Path, width: int) -> dict:
+    page = tmp_path / f"measured-{width}.html"
+    page.write_text(report.read_text().replace("</body>", _MEASURE + "</body>"))
+    dom = _chromium(page, "--dump-dom", f"--window-size={width},1000").stdout
+    match = re.search(r'data-measure="([^"]*)"', dom)
+    assert match, dom[-2000:]
+    return json.loads(html.unescape(match.group(1)))
+
+
+def _prices_frame(n: int = 600) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(n, 4))
+    price = np.exp(7.5 + 0.8 * x[:, 0] - 0.4 * x[:, 1] + 0.2 * rng.normal(size=n))  # thousands, right-skewed
+    return pd.DataFrame({"carat": x[:, 0], "depth": x[:, 1], "table": x[:, 2], "cut": x[:, 3], "price": price})
+
+
+@pytest.mark.parametrize("kind", ["binary", "regression"])
+def test_report_fits_the_page_and_tick_labels_do_not_overlap(tmp_path: Path, kind: str) -> None:
+    if kind == "binary":
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(500, 3))
+        y = np.where(x[:, 0] + rng.normal(size=500) > 1.2, "fraud", "ok")
+        frame = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "y": y})
+        target, losses = "y", "bce,focal,bce:pos_weight=balanced,bce:label_smoothing=0.1"
+    else:
+        frame, target, losses = _prices_frame(), "price", "mse,huber:delta=500,mae,pinball:quantiles=0.5"
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    args = ["compare", str(tmp_path / "d.csv"), "--target", target, "--losses", losses, "--epochs", "3"]
+    assert main([*args, "--bootstrap", "10", "--quiet", "--out", str(tmp_path / "o")]) == 0
+    report = tmp_path / "o" / "report.html"
+    for width in (1000, 1280):  # a laptop window, and the page's full width
+        seen = _measure(report, tmp_path, width)
+        assert seen["width"] <= seen["view"], seen  # no sideways scrolling
+        assert seen["table"] <= seen["body"] + 1, seen  # the comparison table inside the page
+        assert seen["ticks"] > 20 and seen["overlaps"] == [], seen
+
+
+def test_measuring_harness_sees_overlapping_ticks_and_a_wide_table(tmp_path: Path) -> None:
+    """The checks above can fail: a page with crowded tick labels and a wide table is caught."""
+    ticks = "".join(
+        f'<g id="xtick_{i}"><text x="{10 + 6 * i}" y="20" font-size="12">{10000 * i}</text></g>' for i in range(8)
+    )
+    wide = "<tr>" + "".join(f"<td>column_{i}_with_a_long_name</td>" for i in range(30)) + "</tr>"
+    page = tmp_path / "bad.html"
+    page.write_text(
+        f'<!DOCTYPE html><html><body><svg width="400" height="40"><g id="axes_1">{ticks}</g></svg>'
+        f'<table id="comparison">{wide}</table></body></html>'
+    )
+    seen = _measure(page, tmp_path, 1000)
+    assert seen["overlaps"] and seen["width"] > seen["view"]

@@ -65,7 +65,8 @@ def xgboost_params(
     ``predict(objective, booster, X)``.
 
     Raises:
-        LossInputError: if ``params`` sets ``objective`` (it would change how ``base_score`` is read).
+        LossInputError: if ``params`` sets ``objective`` (it would change how ``base_score`` is read),
+            or for a multi-class objective on XGBoost < 3.1 (use ``base_margin``, see the module docs).
     """
     out = dict(params or {})
     if "objective" in out:
@@ -73,13 +74,28 @@ def xgboost_params(
             "params", "without an 'objective' entry (the custom objective replaces it)", repr(out["objective"])
         )
     init = objective.init_score(y_true, sample_weight)
-    out["base_score"] = np.asarray(init).tolist()
     if objective.num_outputs > 1:
+        version = _xgboost_version()
+        if version < (3, 1):
+            raise LossInputError(
+                "objective",
+                "a one-output objective: a per-class base_score needs XGBoost >= 3.1; on older versions pass "
+                "start_margin(objective.init_score(y), n) as base_margin and predict(..., init_score=...)",
+                f"a {objective.num_outputs}-class objective with XGBoost {'.'.join(map(str, version))}",
+            )
         out["num_class"] = objective.num_outputs
+    out["base_score"] = np.asarray(init).tolist()
     out.setdefault("disable_default_eval_metric", True)
     for key, value in objective.xgboost_tree_params.items():
         out.setdefault(key, value)
     return out
+
+
+def _xgboost_version() -> tuple[int, int]:
+    import xgboost
+
+    major, minor = xgboost.__version__.split(".")[:2]
+    return int(major), int("".join(ch for ch in minor if ch.isdigit()) or 0)
 
 
 def _num_rows(X: Any) -> int:

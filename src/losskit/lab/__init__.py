@@ -12,9 +12,9 @@ Modules: :mod:`~losskit.lab.data` (read, clean, preprocess), :mod:`~losskit.lab.
 :mod:`~losskit.lab.candidates` (``--losses``), :mod:`~losskit.lab.models` and
 :mod:`~losskit.lab.gbdt_models`, :mod:`~losskit.lab.train` (the loop),
 :mod:`~losskit.lab.distributed`, :mod:`~losskit.lab.scoring` (metric, threshold, bootstrap),
-:mod:`~losskit.lab.compare` (the pipeline), :mod:`~losskit.lab.report`, :mod:`~losskit.lab.card`,
-:mod:`~losskit.lab.outputs`, :mod:`~losskit.lab.drift`, :mod:`~losskit.lab.predict` (``load_run``),
-:mod:`~losskit.lab.demo`.
+:mod:`~losskit.lab.compare` (the pipeline), :mod:`~losskit.lab.results` (what it found),
+:mod:`~losskit.lab.report`, :mod:`~losskit.lab.card`, :mod:`~losskit.lab.outputs`,
+:mod:`~losskit.lab.drift`, :mod:`~losskit.lab.predict` (``load_run``), :mod:`~losskit.lab.demo`.
 Names are imported on first use, so ``import losskit.lab`` stays cheap for the command line.
 """
 
@@ -27,7 +27,7 @@ from losskit._optional import requires_extra
 
 _EXPORTS = {
     "CompareOptions": "losskit.lab.compare",
-    "LabResult": "losskit.lab.compare",
+    "LabResult": "losskit.lab.results",
     "run_compare": "losskit.lab.compare",
     "TrainConfig": "losskit.lab.train",
     "ModelCard": "losskit.lab.card",

@@ -65,13 +65,22 @@ def register(subparsers: Any) -> None:
     p.add_argument("--cv", type=positive_int, help="K-fold cross-validation on the non-test rows")
     p.add_argument("--val-size", type=open_fraction, default=0.15, help="share of rows for validation (default 0.15)")
     p.add_argument("--test-size", type=open_fraction, default=0.15, help="share of rows for the test (default 0.15)")
-    p.add_argument("--epochs", type=positive_int, default=40, help="epochs at most (early stopping)")
+    p.add_argument(
+        "--epochs",
+        type=positive_int,
+        help="epoch budget (early stopping; default: about 3000 steps, 40 to 400 epochs, "
+        "extended up to 4x while still improving)",
+    )
     p.add_argument("--rounds", type=positive_int, default=300, help="boosting rounds at most (GBDT models)")
-    p.add_argument("--batch-size", type=positive_int, default=256, help="rows per optimiser step (default 256)")
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        help="rows per optimiser step (default: 1/16 of the training rows, 16 to 256)",
+    )
     p.add_argument("--lr", type=positive_float, default=2e-3, help="learning rate of AdamW (default 0.002)")
     p.add_argument("--hidden", type=_hidden, default=(64, 64), help="MLP layer widths, e.g. 128,64")
     p.add_argument(
-        "--patience", type=positive_int, default=5, help="epochs without improvement before stopping (default 5)"
+        "--patience", type=positive_int, help="epochs without improvement before stopping (default: budget/20, >= 5)"
     )
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the splits and the training (default 0)")
     p.add_argument("--bootstrap", type=positive_int, default=200, help="bootstrap resamples of the test set")

@@ -11,6 +11,7 @@ every rank; only the main rank writes artefacts.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from collections.abc import Callable
@@ -28,8 +29,9 @@ from losskit.lab import candidates as cands
 from losskit.lab.data import Table, build_preprocessor, missing_counts, prepare
 from losskit.lab.distributed import DistContext
 from losskit.lab.models import build_net, optimal_start, output_size
-from losskit.lab.scoring import MetricSpec, paired_bootstrap, parse_metric
-from losskit.lab.splits import SplitPlan, plan_splits
+from losskit.lab.results import CandidateResult, LabResult
+from losskit.lab.scoring import MetricSpec, parse_metric, score_candidates
+from losskit.lab.splits import plan_splits
 from losskit.lab.train import TrainConfig, fit, predict_raw, scores_from_raw, target_tensor
 
 __all__ = ["MODELS", "CandidateResult", "CompareOptions", "LabResult", "run_compare"]
@@ -54,48 +56,6 @@ class CompareOptions:
     test_size: float = 0.15
     bootstrap: int = 200
     train: TrainConfig = field(default_factory=TrainConfig)
-
-
-@dataclass
-class CandidateResult:
-    """One candidate's outcome: logs, validation / test scores, threshold and test metrics."""
-
-    candidate: cands.Candidate
-    history: list[dict[str, float]]
-    val_scores: np.ndarray
-    test_scores: np.ndarray
-    threshold: float | None
-    test_metrics: dict[str, float]
-    value: float = float("nan")
-    interval: tuple[float, float] = (float("nan"), float("nan"))
-    win_rate: float = 0.0
-    fits: list[dict[str, Any]] = field(default_factory=list)
-    models: list[Any] = field(default_factory=list)
-
-
-@dataclass
-class LabResult:
-    """What ``compare`` found; :mod:`~losskit.lab.report` and :mod:`~losskit.lab.card` render it."""
-
-    table: Table
-    options: CompareOptions
-    metric: MetricSpec
-    plan: SplitPlan
-    results: list[CandidateResult]
-    winner: CandidateResult
-    y_val: np.ndarray
-    y_test: np.ndarray
-    imputed: dict[str, int]
-    n_inputs: int
-    advice: dict[str, Any] | None
-    preprocessors: list[Any]
-    seconds: float = 0.0
-
-    @property
-    def train_prior(self) -> list[float]:
-        y = self.table.y[self.plan.folds[0].train]
-        counts = np.bincount(y, minlength=len(self.table.classes))
-        return (counts / counts.sum()).tolist()
 
 
 def _advice(table: Table, y_train: np.ndarray, x_train: pd.DataFrame) -> tuple[list[cands.Candidate], dict[str, Any]]:
@@ -177,19 +137,6 @@ def _transform(pre: Any, frame: pd.DataFrame) -> torch.Tensor:
     return torch.as_tensor(np.asarray(pre.transform(frame), dtype=np.float32))
 
 
-def _tune_threshold(metric: MetricSpec, y: np.ndarray, scores: np.ndarray) -> float:
-    """The threshold that optimises the metric on validation scores (see :meth:`MetricSpec.tuning`).
-
-    When no threshold meets a constraint (``recall_at_precision`` out of reach) it falls back to F1.
-    """
-    from losskit.evaluate import tune_threshold
-
-    threshold = float(tune_threshold(y, scores, **metric.tuning()).threshold)
-    if not np.isfinite(threshold):
-        threshold = float(tune_threshold(y, scores, objective="f1").threshold)
-    return threshold if np.isfinite(threshold) else 0.5
-
-
 def run_compare(
     frame: pd.DataFrame,
     options: CompareOptions,
@@ -224,9 +171,24 @@ def run_compare(
         seed=options.train.seed,
     )
     first = plan.folds[0]
+    options = dataclasses.replace(options, train=options.train.resolve(len(first.train)))  # the settings used
     candidates, said = choose_candidates(
         options.losses, table, table.y[first.train], table.features.iloc[first.train], options.model
     )
+    if options.model in ("xgboost", "lightgbm"):  # before any training: options the tree objectives take
+        from losskit.lab.gbdt_models import check_candidates
+
+        kept = check_candidates(candidates, explicit=said is None)
+        for c in candidates:
+            if said is not None and c not in kept:
+                said["not_trained"].append(
+                    {
+                        "loss": c.name,
+                        "options": c.options,
+                        "why": f"options its GBDT objective does not take ({options.model})",
+                    }
+                )
+        candidates = kept
     metric = parse_metric(options.metric or _advised_metric(said, table.task), table.task)
     n_classes = max(len(table.classes), 2)
     y_test = table.y[plan.test]
@@ -253,23 +215,7 @@ def run_compare(
         results.append(_run_candidate(cand, table, folds, options, metric, n_classes, ctx, progress))
     oof_index = np.concatenate([f.val for f in plan.folds])
     y_val = table.y[oof_index]
-    for res in results:
-        if table.task == "binary":
-            res.threshold = _tune_threshold(metric, y_val, res.val_scores)
-        res.test_metrics = _metrics(table.task, y_test, res.test_scores, res.threshold)
-    scores = {r.candidate.label: r.test_scores for r in results}
-    thresholds = {r.candidate.label: r.threshold for r in results}
-    intervals, wins = paired_bootstrap(
-        metric, y_test, scores, thresholds, n_resamples=options.bootstrap, seed=options.train.seed
-    )
-    for res in results:
-        label = res.candidate.label
-        res.value = metric(y_test, res.test_scores, res.threshold)
-        res.interval, res.win_rate = intervals[label], wins[label]
-    winner = results[0]
-    for res in results[1:]:
-        if metric.better(res.value, winner.value):
-            winner = res
+    winner = score_candidates(results, metric, y_val, y_test, n_resamples=options.bootstrap, seed=options.train.seed)
     return LabResult(
         table=table,
         options=options,
@@ -296,14 +242,6 @@ def _advised_metric(said: dict[str, Any] | None, task: str) -> str | None:
             continue
         return name
     return None
-
-
-def _metrics(task: str, y: np.ndarray, scores: np.ndarray, threshold: float | None) -> dict[str, float]:
-    from losskit.evaluate import metrics
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return metrics(y, scores, task=task, threshold=threshold)
 
 
 def _run_candidate(
@@ -378,6 +316,9 @@ def _run_candidate(
             info = {
                 "epochs_run": len(result.history),
                 "best_epoch": result.best_epoch,
+                "converged": result.converged,
+                "epoch_budget": options.train.epochs,
+                "epoch_cap": options.train.max_epochs,
                 "seconds": round(result.seconds, 2),
             }
         info.update(_score_mapping(cand, y_tr_orig, y_train_all, n_classes))
@@ -391,8 +332,6 @@ def _run_candidate(
         history=history,
         val_scores=np.concatenate(val_parts),
         test_scores=np.mean(test_parts, axis=0),
-        threshold=None,
-        test_metrics={},
         fits=fits,
         models=models,
     )

@@ -12,8 +12,8 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from losskit._cliutil import piped_width
-from losskit.lab.compare import LabResult
 from losskit.lab.report import recommendation
+from losskit.lab.results import LabResult
 
 __all__ = ["Progress", "print_summary"]
 
@@ -62,13 +62,14 @@ def print_summary(result: LabResult, paths: dict[str, Path], *, quiet: bool = Fa
     """The comparison table, the recommendation and where the artefacts are."""
     console = Console(width=piped_width())
     m = result.metric
-    table = Table(title=f"losskit compare: {result.table.target} ({result.table.task}, test {m.label})")
+    positive = "" if result.positive_class is None else f", positive class {result.positive_class!r}"
+    table = Table(title=f"losskit compare: {result.table.target} ({result.table.task}, test {m.label}{positive})")
     for col in ("loss", "origin", m.label, "95% interval", "best in", "threshold"):
         table.add_column(col, justify="left" if col in ("loss", "origin") else "right", overflow="fold")
     for r in result.results:
         style = "bold green" if r is result.winner else None
         table.add_row(
-            r.candidate.label,
+            r.candidate.label if r.converged else f"{r.candidate.label} (not converged)",
             r.candidate.origin,
             _fmt(r.value),
             f"{_fmt(r.interval[0])} to {_fmt(r.interval[1])}",

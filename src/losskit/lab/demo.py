@@ -18,10 +18,11 @@ import pandas as pd
 from rich.console import Console
 
 from losskit._cliutil import piped_width
-from losskit.lab.compare import CompareOptions, LabResult, run_compare
+from losskit.lab.compare import CompareOptions, run_compare
 from losskit.lab.console import Progress, print_summary
 from losskit.lab.outputs import write_outputs
 from losskit.lab.report import recommendation
+from losskit.lab.results import LabResult
 from losskit.lab.train import TrainConfig
 
 __all__ = ["demo_tables", "run_demo"]

@@ -31,8 +31,8 @@ import torch
 
 from losskit._errors import LossInputError
 from losskit.lab.card import ModelCard, clean, library_versions
-from losskit.lab.compare import LabResult
 from losskit.lab.report import recommendation, render_report
+from losskit.lab.results import LabResult
 
 __all__ = ["build_card", "check_out_dir", "write_outputs"]
 
@@ -118,6 +118,7 @@ def build_card(result: LabResult) -> ModelCard:
                 "high": r.interval[1],
                 "win_rate": r.win_rate,
                 "threshold": r.threshold,
+                "converged": r.converged,
             }
             for r in result.results
         ],
@@ -277,6 +278,7 @@ def _write_all(result: LabResult, out: Path) -> dict[str, Path]:
                 "win_rate": r.win_rate,
                 "threshold": r.threshold,
                 "test_metrics": r.test_metrics,
+                "converged": r.converged,
                 "fits": r.fits,
             }
             for r in result.results

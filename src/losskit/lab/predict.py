@@ -85,16 +85,19 @@ class SavedRun:
     def _raw(self, model: Any, x: np.ndarray) -> np.ndarray:
         kind = self.card.model["kind"]
         best = int(self.card.model.get("best_epoch") or 0)
-        if kind == "xgboost":
-            import xgboost as xgb
-
-            rounds = (0, best) if best > 0 else (0, 0)
-            return model.predict(xgb.DMatrix(x), output_margin=True, iteration_range=rounds)
-        if kind == "lightgbm":
+        if kind in ("xgboost", "lightgbm"):
             from losskit.gbdt import start_margin
 
-            raw = model.predict(x, raw_score=True, num_iteration=best if best > 0 else None)
-            return raw + start_margin(self.card.model["init_score"], len(x))
+            if kind == "xgboost":
+                import xgboost as xgb
+
+                rounds = (0, best) if best > 0 else (0, 0)
+                raw = model.predict(xgb.DMatrix(x), output_margin=True, iteration_range=rounds)
+            else:
+                raw = model.predict(x, raw_score=True, num_iteration=best if best > 0 else None)
+            # the start score where the saved booster does not hold it (LightGBM, XGBoost multi-class)
+            start = self.card.model.get("start")
+            return raw if start is None else raw + start_margin(start, len(x))
         import torch
 
         from losskit.lab.train import predict_raw
@@ -160,8 +163,8 @@ def load_run(run_dir: str | Path) -> SavedRun:
     elif kind == "lightgbm":
         import lightgbm as lgb
 
-        if "init_score" not in card.model:
-            raise LossInputError("CARD field model.init_score", "the LightGBM start score", "nothing (missing)")
+        if "start" not in card.model:
+            raise LossInputError("CARD field model.start", "the LightGBM start score (or null)", "nothing (missing)")
         models = [lgb.Booster(model_file=str(model_path))]
     elif kind in ("mlp", "linear"):
         models = _torch_models(model_path, card)

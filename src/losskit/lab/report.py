@@ -4,7 +4,11 @@ Sections: the recommendation and why, the comparison table (test metric with its
 bootstrap interval), loss curves (each candidate's own loss and the common reference loss),
 PR and ROC curves and a reliability diagram (binary), a reliability diagram of the top-label
 confidence (multi-class) or predicted-vs-actual and a binned calibration plot (regression), and
-the data and split facts. Curves with many points are thinned to at most 400 points.
+the data and split facts. Curves with many points are thinned to at most 400 points. Every number comes from the stored
+:class:`~losskit.lab.results.LabResult` (computed once in scoring); this module only renders.
+The table wraps within the page (no sideways scrolling) and every axis has at most five major
+ticks in a compact number format, so tick labels do not overlap (checked in a browser by
+``tests/test_lab_report_browser.py``).
 """
 
 from __future__ import annotations
@@ -12,14 +16,14 @@ from __future__ import annotations
 import html
 import io
 import math
-import warnings
 from typing import Any
 
 import numpy as np
 from matplotlib import rc_context
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from losskit.lab.compare import LabResult
+from losskit.lab.results import LabResult
 
 __all__ = ["recommendation", "render_report"]
 
@@ -35,17 +39,15 @@ def _fmt(v: Any, digits: int = 4) -> str:
 def recommendation(result: LabResult) -> list[str]:
     """The recommendation and why, as sentences (used by the report, the card and the console)."""
     m, w = result.metric, result.winner
-    others = [r for r in result.results if r is not w]
     lines = [
         f"Train with {w.candidate.label}: test {m.label} = {_fmt(w.value)} (95% interval {_fmt(w.interval[0])} to "
         f"{_fmt(w.interval[1])}), the best of {len(result.results)} candidates; it is best in {w.win_rate:.0%} of "
         f"{result.options.bootstrap} paired bootstrap resamples of the test set."
     ]
-    if others:
-        runner = others[0]
-        for r in others[1:]:
-            if m.better(r.value, runner.value):
-                runner = r
+    if result.positive_class is not None:
+        lines.append(f"The positive class (the scores are its probability) is {result.positive_class!r}.")
+    runner = result.runner_up
+    if runner is not None:
         lines.append(f"Runner-up: {runner.candidate.label} at {_fmt(runner.value)} (best in {runner.win_rate:.0%}).")
         if w.win_rate < 0.8:
             lines.append(
@@ -61,31 +63,54 @@ def recommendation(result: LabResult) -> list[str]:
             f"{advised.win_rate:.0%}); on this data {w.candidate.label} did better, so the evidence overrides the rule."
         )
     lines += [f"Why {w.candidate.name}: {r}" for r in w.candidate.reasons]
+    unconverged = [r.candidate.label for r in result.results if not r.converged]
+    if unconverged:
+        lines.append(
+            f"Not converged: {', '.join(unconverged)} still improved at the last epoch allowed "
+            f"({_budget(result)}); a larger budget would train them further."
+        )
     if w.threshold is not None:
         target = m.label if m.needs_threshold else f"F1 ({m.label} itself does not depend on a threshold)"
         lines.append(f"Decision threshold {_fmt(w.threshold)} was tuned on validation for {target}.")
-        if result.table.task == "binary":
-            lines.append(_threshold_effect(result))
+        if w.metrics_at_half is not None:
+            lines.append(_threshold_effect(w.metrics_at_half, w.test_metrics))
     return lines
 
 
-def _threshold_effect(result: LabResult) -> str:
-    """What the tuned threshold buys over the default 0.5, on the winner's test scores."""
-    from losskit.evaluate import metrics
+def _budget(result: LabResult) -> str:
+    t = result.options.train
+    if result.options.model in ("xgboost", "lightgbm"):
+        return f"{t.rounds} boosting rounds"
+    return f"budget {t.epochs} epochs, extended up to {t.max_epochs} while improving"
 
-    w = result.winner
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # undefined precision at 0.5 when nothing is predicted positive
-        default = metrics(result.y_test, w.test_scores, task="binary", threshold=0.5)
-    tuned = w.test_metrics
+
+def _threshold_effect(at_half: dict[str, float], tuned: dict[str, float]) -> str:
+    """What the tuned threshold buys over the default 0.5, from the winner's stored test metrics."""
     return (
-        f"At the default threshold 0.5 the winner's test F1 would be {_fmt(default['f1'])} (recall "
-        f"{_fmt(default['recall'])}, precision {_fmt(default['precision'])}); at the tuned threshold it is "
+        f"At the default threshold 0.5 the winner's test F1 would be {_fmt(at_half['f1'])} (recall "
+        f"{_fmt(at_half['recall'])}, precision {_fmt(at_half['precision'])}); at the tuned threshold it is "
         f"{_fmt(tuned['f1'])} (recall {_fmt(tuned['recall'])}, precision {_fmt(tuned['precision'])})."
     )
 
 
+def _compact(value: float, _pos: object = None) -> str:
+    """Tick label: at most 3 significant digits, thousands as k / M (``12500 -> 12.5k``)."""
+    for size, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def _ticks(fig: Figure) -> None:
+    for ax in fig.axes:
+        for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+            if scale == "linear":
+                axis.set_major_locator(MaxNLocator(nbins=5))
+                axis.set_major_formatter(FuncFormatter(_compact))
+
+
 def _svg(fig: Figure) -> str:
+    _ticks(fig)
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight")
     text = buf.getvalue()
@@ -217,54 +242,63 @@ def _regression_curves(result: LabResult) -> list[tuple[str, str]]:
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:0.9em}
-th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
-th{background:#f3f3f3}td.l,th.l{text-align:left}tr.win{background:#e8f6e8;font-weight:600}
+table{border-collapse:collapse;margin:1em 0;font-size:0.85em;width:100%}
+th,td{border:1px solid #ccc;padding:3px 5px;text-align:right;vertical-align:top}
+th{background:#f3f3f3;font-weight:600}td.l,th.l{text-align:left}tr.win{background:#e8f6e8;font-weight:600}
+td code{overflow-wrap:anywhere}small{color:#555;font-weight:normal}.nc{color:#a33;font-weight:600}
 figure{margin:1.5em 0}figure svg{max-width:100%;height:auto}figcaption{font-weight:600;margin-bottom:0.4em}
-.wide{overflow-x:auto}.rec{background:#f6f8fa;border-left:4px solid #2a7;padding:0.6em 1em}.warn{color:#8a5a00}
+.rec{background:#f6f8fa;border-left:4px solid #2a7;padding:0.6em 1em}.warn{color:#8a5a00}
 """
+
+# metric key -> column header (short, so the table fits the page)
+_COLUMNS = {
+    "binary": {
+        "average_precision": "AP",
+        "roc_auc": "ROC AUC",
+        "f1": "F1",
+        "precision": "precision",
+        "recall": "recall",
+        "log_loss": "log-loss",
+    },
+    "multiclass": {"accuracy": "accuracy", "macro_f1": "macro F1", "log_loss": "log-loss"},
+    "regression": {"mae": "MAE", "rmse": "RMSE", "median_absolute_error": "median AE", "r2": "R²"},
+}
 
 
 def _table(result: LabResult) -> str:
-    m = result.metric
-    keys = {
-        "binary": ["average_precision", "roc_auc", "f1", "precision", "recall", "log_loss"],
-        "multiclass": ["accuracy", "macro_f1", "log_loss"],
-        "regression": ["mae", "rmse", "median_absolute_error", "r2"],
-    }[result.table.task]
+    m, task = result.metric, result.table.task
+    columns = _COLUMNS[task]
+    binary = task == "binary"
     head = [
-        "loss",
-        "origin",
-        f"test {m.label}",
-        "95% interval",
-        "best in",
-        "threshold",
-        *keys,
-        "val ref loss",
-        "epochs (best)",
-        "seconds",
+        '<th class="l">loss <small>(origin)</small></th>',
+        f"<th>test {html.escape(m.label)} <small>(95% interval)</small></th>",
+        "<th>best in</th>",
+        *(["<th>threshold</th>"] if binary else []),
+        *[f"<th>{html.escape(h)}</th>" for h in columns.values()],
+        "<th>val ref loss</th>",
+        "<th>epochs (best)</th>",
+        "<th>s</th>",
     ]
     rows = []
     for r in result.results:
         last = [h for h in r.history if h["fold"] == 0]
         best_epoch = r.fits[0]["best_epoch"]
         ref = next((h["val_ref"] for h in last if h["epoch"] == best_epoch), float("nan"))
+        flag = "" if r.converged else '<br><span class="nc">not converged</span>'
+        name = f"<code>{html.escape(r.candidate.label)}</code> <small>({r.candidate.origin})</small>"
         cells = [
-            f'<td class="l"><code>{html.escape(r.candidate.label)}</code></td>',
-            f'<td class="l">{r.candidate.origin}</td>',
-            f"<td>{_fmt(r.value)}</td>",
-            f"<td>{_fmt(r.interval[0])} to {_fmt(r.interval[1])}</td>",
+            f'<td class="l">{name}{flag}</td>',
+            f"<td>{_fmt(r.value)}<br><small>{_fmt(r.interval[0])} to {_fmt(r.interval[1])}</small></td>",
             f"<td>{r.win_rate:.0%}</td>",
-            f"<td>{_fmt(r.threshold, 3)}</td>",
-            *[f"<td>{_fmt(r.test_metrics.get(k))}</td>" for k in keys],
+            *([f"<td>{_fmt(r.threshold, 3)}</td>"] if binary else []),
+            *[f"<td>{_fmt(r.test_metrics.get(k))}</td>" for k in columns],
             f"<td>{_fmt(ref)}</td>",
             f"<td>{len(last)} ({best_epoch})</td>",
             f"<td>{_fmt(sum(f.get('seconds', 0.0) for f in r.fits), 3)}</td>",
         ]
         cls = ' class="win"' if r is result.winner else ""
         rows.append(f"<tr{cls}>{''.join(cells)}</tr>")
-    header = "".join(f'<th class="l">{h}</th>' if i < 2 else f"<th>{h}</th>" for i, h in enumerate(head))
-    return f'<div class="wide"><table><tr>{header}</tr>{"".join(rows)}</table></div>'
+    return f'<table id="comparison"><tr>{"".join(head)}</tr>{"".join(rows)}</table>'
 
 
 def render_report(result: LabResult) -> str:
@@ -283,7 +317,13 @@ def render_report(result: LabResult) -> str:
         f"<title>losskit compare: {html.escape(t.target)}</title><style>{_CSS}</style></head><body>",
         f"<h1>Which loss for <code>{html.escape(t.target)}</code>?</h1>",
         f"<p>{t.task} task, {len(t.y)} rows from <code>{html.escape(t.source or 'memory')}</code>; model "
-        f"<b>{result.options.model}</b>; winner chosen by test <b>{result.metric.label}</b>.</p>",
+        f"<b>{result.options.model}</b>; winner chosen by test <b>{result.metric.label}</b>"
+        + (
+            f"; positive class <b>{html.escape(repr(result.positive_class))}</b>"
+            if result.positive_class is not None
+            else ""
+        )
+        + ".</p>",
         '<h2>Recommendation</h2><div class="rec">',
         *[f"<p>{html.escape(s)}</p>" for s in recommendation(result)],
         "</div>",

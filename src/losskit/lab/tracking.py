@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from losskit._errors import LossInputError
-from losskit.lab.compare import LabResult
+from losskit.lab.results import LabResult
 
 __all__ = ["check_available", "log_history"]
 

@@ -11,13 +11,30 @@ Each epoch logs, with the *same* reduction and weighting on both sides:
 
 Training stops when ``val_loss`` has not improved for ``patience`` epochs; the best epoch's
 weights are restored.
+
+Batch size and epoch budget follow the data size unless given (:meth:`TrainConfig.resolve`): a
+batch of about 1/16 of the training rows (16 to 256), so an epoch is about 16 steps (fewer below
+256 rows, where the batch stays at 16; more above 4,096 rows), and enough epochs for about
+3,000 optimiser steps (40 to 400 epochs, patience a twentieth of that, at least 5). A 105-row
+training split (iris) then trains with batches of 16 for up to 400 epochs instead of one step
+per epoch for 40. When the best epoch is the last one of the budget the model is still
+improving: training goes on, early stopping still active, up to ``max_epochs`` (default four
+times the budget). A fit whose best epoch is still its last is reported as not converged
+(:attr:`FitResult.converged`).
+
+Small steps (a batch times the widest layer under 65,536 numbers) run on one CPU thread, the
+previous thread count restored afterwards: splitting a 16 x 64 matrix product over threads
+costs more than it saves, about ten times more on a busy two-core machine.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import dataclasses
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,26 +47,67 @@ from losskit.lab.distributed import DistContext
 __all__ = ["FitResult", "TrainConfig", "fit", "predict_raw", "scores_from_raw", "target_tensor"]
 
 
+TARGET_STEPS = 3000  # optimiser steps the automatic epoch budget aims for
+
+
 @dataclass
 class TrainConfig:
-    """Optimisation settings shared by every candidate (so only the loss differs)."""
+    """Optimisation settings shared by every candidate (so only the loss differs).
 
-    epochs: int = 40
-    batch_size: int = 256
+    ``epochs``, ``batch_size``, ``patience`` and ``max_epochs`` left at ``None`` follow the size
+    of the training split (see the module docs and :meth:`resolve`).
+    """
+
+    epochs: int | None = None
+    batch_size: int | None = None
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    patience: int = 5
+    patience: int | None = None
     hidden: tuple[int, ...] = (64, 64)
     seed: int = 0
     rounds: int = 300  # boosting rounds at most (``--model xgboost | lightgbm``)
+    max_epochs: int | None = None  # cap when still improving at the end of ``epochs``
+
+    def resolve(self, n_train: int) -> TrainConfig:
+        """A copy with every automatic setting made concrete for ``n_train`` training rows.
+
+        Example:
+            >>> c = TrainConfig().resolve(105)  # iris' training split
+            >>> c.batch_size, c.epochs, c.patience, c.max_epochs
+            (16, 400, 20, 1600)
+            >>> c = TrainConfig().resolve(14000)
+            >>> c.batch_size, c.epochs, c.patience, c.max_epochs
+            (256, 55, 5, 220)
+        """
+        batch = self.batch_size or int(min(256, max(16, 2 ** math.floor(math.log2(max(n_train, 1) / 16)))))
+        steps = max(1, math.ceil(n_train / batch))
+        epochs = self.epochs or int(min(400, max(40, math.ceil(TARGET_STEPS / steps))))
+        patience = self.patience or max(5, epochs // 20)
+        cap = self.max_epochs or 4 * epochs
+        return dataclasses.replace(
+            self, epochs=epochs, batch_size=batch, patience=patience, max_epochs=max(cap, epochs)
+        )
 
 
 @dataclass
 class FitResult:
+    """A trained model, its per-epoch log, the best epoch (restored) and whether it converged."""
+
     model: nn.Module
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
     seconds: float = 0.0
+    converged: bool = True
+
+
+@contextlib.contextmanager
+def _threads(n: int) -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(min(n, before))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def target_tensor(y: np.ndarray, task: str) -> Tensor:
@@ -109,6 +167,8 @@ def fit(
     """
     ctx = ctx or DistContext()
     start = time.perf_counter()
+    config = config.resolve(int(x_train.shape[0]))
+    budget, batch, patience = int(config.epochs or 0), int(config.batch_size or 0), int(config.patience or 0)
     torch.manual_seed(config.seed)
     model = model.to(ctx.device)
     net = ctx.wrap(model)
@@ -118,38 +178,49 @@ def fit(
     cw = None if class_weight is None else class_weight.to(ctx.device)
     best = (float("inf"), 0, copy.deepcopy(model.state_dict()))
     history: list[dict[str, float]] = []
-    for epoch in range(1, config.epochs + 1):
-        perm = torch.randperm(n, generator=gen)
-        sums = [0.0, 0.0, 0.0]  # weighted loss sum, item count, reference-loss sum
-        for lo in range(0, n, config.batch_size):
-            rows = ctx.local_rows(perm[lo : lo + config.batch_size])
-            xb, yb = x_train[rows].to(ctx.device), y_train[rows].to(ctx.device)
-            local_items = count_items(yb, ignore_index=None, weight=cw)
-            num_items = all_reduce_num_items(local_items)
-            value = loss(out := net(xb), yb, num_items=num_items)
-            opt.zero_grad(set_to_none=True)
-            value.backward()
-            opt.step()
-            with torch.no_grad():
-                sums[0] += float(value) * float(num_items)  # this shard's weighted loss sum
-                sums[1] += float(local_items)
-                sums[2] += float(reference(out, yb, reduction="sum"))
-        total, items, ref_total = ctx.sum(sums)
-        val_out = predict_raw(model, x_val, ctx)
-        yv = y_val.to(val_out.device)
-        row = {
-            "epoch": float(epoch),
-            "train_loss": total / max(items, 1e-12),
-            "val_loss": float(loss(val_out, yv)),
-            "train_ref": ref_total / n,
-            "val_ref": float(reference(val_out, yv, reduction="mean")),
-        }
-        if on_epoch is not None:
-            row.update(on_epoch(epoch, val_out))
-        history.append(row)
-        if row["val_loss"] < best[0] - 1e-7:
-            best = (row["val_loss"], epoch, copy.deepcopy(model.state_dict()))
-        elif epoch - best[1] >= config.patience:
-            break
+    widest = max([x_train.shape[1], *[p.shape[0] for p in model.parameters() if p.ndim == 2]])
+    small = torch.device(ctx.device).type == "cpu" and batch * widest < 65536
+    with _threads(1) if small else contextlib.nullcontext():
+        for epoch in range(1, int(config.max_epochs or budget) + 1):
+            if epoch == budget + 1 and best[1] < budget:
+                break  # past the budget only when its last epoch was the best (then early stopping decides)
+            perm = torch.randperm(n, generator=gen)
+            sums = [0.0, 0.0, 0.0]  # weighted loss sum, item count, reference-loss sum
+            for lo in range(0, n, batch):
+                rows = ctx.local_rows(perm[lo : lo + batch])
+                xb, yb = x_train[rows].to(ctx.device), y_train[rows].to(ctx.device)
+                local_items = count_items(yb, ignore_index=None, weight=cw)
+                num_items = all_reduce_num_items(local_items)
+                value = loss(out := net(xb), yb, num_items=num_items)
+                opt.zero_grad(set_to_none=True)
+                value.backward()
+                opt.step()
+                with torch.no_grad():
+                    sums[0] += float(value) * float(num_items)  # this shard's weighted loss sum
+                    sums[1] += float(local_items)
+                    sums[2] += float(reference(out, yb, reduction="sum"))
+            total, items, ref_total = ctx.sum(sums)
+            val_out = predict_raw(model, x_val, ctx)
+            yv = y_val.to(val_out.device)
+            row = {
+                "epoch": float(epoch),
+                "train_loss": total / max(items, 1e-12),
+                "val_loss": float(loss(val_out, yv)),
+                "train_ref": ref_total / n,
+                "val_ref": float(reference(val_out, yv, reduction="mean")),
+            }
+            if on_epoch is not None:
+                row.update(on_epoch(epoch, val_out))
+            history.append(row)
+            if row["val_loss"] < best[0] - 1e-7:
+                best = (row["val_loss"], epoch, copy.deepcopy(model.state_dict()))
+            elif epoch - best[1] >= patience:
+                break
     model.load_state_dict(best[2])
-    return FitResult(model=model, history=history, best_epoch=best[1], seconds=time.perf_counter() - start)
+    return FitResult(
+        model=model,
+        history=history,
+        best_epoch=best[1],
+        seconds=time.perf_counter() - start,
+        converged=best[1] < len(history),
+    )
