@@ -108,6 +108,12 @@ def test_negative_or_nan_weights_are_refused_everywhere(call):
         call(torch.tensor([1.0, -1.0]))
 
 
+def test_count_items_follows_the_weight_rule():
+    t = torch.tensor([0, 1])
+    _raises("sample_weight", losskit.count_items, t, sample_weight=torch.tensor([1.0, -3.0]))  # counted -2
+    _raises("weight", losskit.count_items, t, weight=torch.tensor([1.0, float("nan")]))
+
+
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1, -0.5, torch.tensor(-5.0), torch.tensor(float("nan"))])
 def test_num_items_nan_negative_infinite_refused(bad):
     _raises("num_items", losskit.mse_loss, torch.zeros(2), torch.ones(2), num_items=bad)

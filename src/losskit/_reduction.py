@@ -139,6 +139,9 @@ def count_items(
         >>> losskit.count_items(torch.tensor([0, 2, -100, 1]))  # the ignored item does not count
         tensor(3.)
     """
+    for name, w in (("weight", weight), ("sample_weight", sample_weight)):
+        if w is not None:  # the one weight rule: finite and >= 0, as in every loss
+            check_values_in_range(name, w, 0.0, math.inf, high_inclusive=False)
     integer = not target.is_floating_point()
     # float32, or float64 when a weight is float64: a float32 count of float64 weights would
     # round the denominator and the micro-batch losses would no longer sum to the full mean.
