@@ -118,3 +118,8 @@ def test_crf_layer_is_the_function_with_its_own_scores(gen):
         layer(e, tags, mask), losskit.crf_loss(e, tags, layer.transitions, mask=mask, reduction="sum", **ends)
     )
     assert torch.equal(layer.decode(e, mask), losskit.crf_decode(e, layer.transitions, mask=mask, **ends))
+
+
+def test_advisor_offers_a_crf_for_sequence_tagging():
+    advice = losskit.advise([["B-PER", "I-PER", "O"], ["O", "B-LOC"], ["O"]], task="sequence")
+    assert "crf_loss" in [a.name for a in advice.alternatives]

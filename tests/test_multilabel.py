@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -122,3 +123,13 @@ def test_poly_finite_at_saturated_logits():
     out = losskit.poly_loss(x, torch.tensor([0, 0]), gamma=0.5)
     out.backward()
     assert torch.isfinite(out) and torch.isfinite(x.grad).all()
+
+
+def test_advisor_offers_asymmetric_loss_for_rare_labels():
+    rng = np.random.default_rng(0)
+    y = (rng.random((800, 5)) < [0.3, 0.1, 0.02, 0.01, 0.5]).astype(int)
+    advice = losskit.advise(y)
+    alt = next(a for a in advice.alternatives if a.name == "asymmetric_loss")
+    assert alt.options == {"gamma_neg": 4.0, "clip": 0.05} and "rare labels" in alt.reason
+    module = alt.entry.module_class()(**alt.options)
+    assert torch.isfinite(module(torch.randn(8, 5), torch.as_tensor(y[:8], dtype=torch.float32)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -299,3 +300,25 @@ def test_dice_ce_is_dice_plus_cross_entropy_with_weights_and_ignored_pixels(gen)
     keep = y != IGNORE
     ref = losskit.dice_loss(xm, y) + F.binary_cross_entropy_with_logits(xm[keep], y[keep])
     torch.testing.assert_close(losskit.dice_ce_loss(xm, y), ref, **TOL)
+
+
+def test_dice_ce_sum_and_refused_none(gen):
+    x, t = _multiclass(gen)
+    ref = losskit.dice_loss(x, t, reduction="sum") + F.cross_entropy(x, t, ignore_index=IGNORE, reduction="sum")
+    torch.testing.assert_close(losskit.dice_ce_loss(x, t, reduction="sum"), ref, **TOL)
+    with pytest.raises(losskit.LossInputError, match="`reduction`"):
+        losskit.dice_ce_loss(x, t, reduction="none")
+
+
+def test_advisor_recommends_dice_ce_for_masks_and_builds_it(gen):
+    masks = torch.randint(0, 3, (4, 8, 8), generator=gen).numpy()
+    masks[0, 0, :2] = -1
+    advice = losskit.advise(masks, task="segmentation")
+    assert advice.loss == "dice_ce_loss" and advice.row == "segmentation_dice_ce"
+    assert {a.name for a in advice.alternatives} == {"focal_tversky_loss", "lovasz_softmax_loss"}
+    assert any("ignore_index" in w for w in advice.warnings)
+    module = advice.build()
+    target = torch.as_tensor(masks).clamp_min(0)
+    assert torch.isfinite(module(torch.randn(4, 3, 8, 8), target))
+    with pytest.raises(losskit.LossInputError, match="`y`"):
+        losskit.advise(np.zeros((4, 8)), task="segmentation")
