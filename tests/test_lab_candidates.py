@@ -40,7 +40,8 @@ def test_every_lab_trainable_entry_trains_for_one_epoch(task: str, entry: catalo
     opts = CompareOptions(target="y", task=task, losses=spec, train=ONE_EPOCH, bootstrap=5)
     result = run_compare(_frame(task), opts)
     (only,) = result.results
-    assert only.candidate.name == entry.name and only.fits[0]["epochs_run"] == 1
+    # a budget of one epoch, extended up to 4x while the candidate still improves
+    assert only.candidate.name == entry.name and 1 <= only.fits[0]["epochs_run"] <= 4
     assert np.isfinite(only.value)
 
 

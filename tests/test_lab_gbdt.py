@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_iris, make_friedman1
 
-from losskit import LossInputError, functional
+from losskit import LossInputError, catalog, functional
 from losskit.lab import gbdt_models
 from losskit.lab.candidates import Candidate
 from losskit.lab.compare import CompareOptions, run_compare
@@ -59,9 +59,9 @@ def test_auto_trains_the_tree_losses_and_says_which_advised_loss_it_drops(prices
     result = run_compare(corrupted, CompareOptions(target="price", model=model, bootstrap=10, train=FAST))
     names = [r.candidate.name for r in result.results]
     assert names == ["huber_loss", "mae_loss", "mse_loss"]
-    assert all(n in gbdt_models.GBDT_OPTIONS for n in names)
-    dropped = [w for w in result.advice["warnings"] if "has no GBDT objective" in w]
-    assert dropped == [f"log_cosh_loss (alternative) has no GBDT objective, so the {model} model does not train it"]
+    assert all(catalog.lookup(n).gbdt is not None for n in names)
+    dropped = [(d["loss"], d["why"]) for d in result.advice["not_trained"]]
+    assert dropped == [("log_cosh_loss", f"no GBDT objective ({model})")]
 
 
 @pytest.mark.parametrize("q", [0.5, 0.2])
