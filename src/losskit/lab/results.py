@@ -9,14 +9,13 @@ among stored values and compute no metric.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:
     from losskit.lab.candidates import Candidate
     from losskit.lab.data import Table
-    from losskit.lab.scoring import MetricSpec
     from losskit.lab.splits import SplitPlan
 
 __all__ = ["CandidateResult", "LabResult"]
@@ -58,6 +57,19 @@ class CandidateResult:
         return all(f.get("converged", True) for f in self.fits)
 
 
+class Metric(Protocol):
+    """What the result and its renderers read of the metric (:class:`losskit.lab.scoring.MetricSpec`,
+    which is not imported here: scoring builds these results)."""
+
+    name: str
+    higher_is_better: bool
+
+    @property
+    def label(self) -> str: ...
+
+    def better(self, a: float, b: float) -> bool: ...
+
+
 @dataclass
 class LabResult:
     """The whole comparison: data facts, settings, every candidate's result and the winner.
@@ -69,7 +81,7 @@ class LabResult:
 
     table: Table
     options: Any  # CompareOptions (defined with the pipeline)
-    metric: MetricSpec
+    metric: Metric
     plan: SplitPlan
     results: list[CandidateResult]
     winner: CandidateResult
