@@ -1,6 +1,6 @@
 """The import graph has no cycles: statically (every import in every module, function-level ones and
-``importlib.import_module("losskit...")`` included) and at run time (a fresh interpreter imports
-every module, leaves first)."""
+``importlib.import_module("losskit...")`` included, ``if TYPE_CHECKING:`` ones left out) and at run
+time (a fresh interpreter imports every module, leaves first)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,17 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     """Every losskit module ``name`` imports (a ``from pkg import x`` counts as ``pkg.x`` when that is a module)."""
     found: set[str] = set()
     package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    typing_only = {  # ``if TYPE_CHECKING:`` imports never run
+        id(n)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+        for stmt in block.body
+        for n in ast.walk(stmt)
+    }
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -92,3 +102,13 @@ def test_every_module_imports_in_a_fresh_interpreter() -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_typing_only_imports_are_not_edges(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from losskit.lab import scoring\n"
+        "def f():\n    from losskit import catalog\n"
+    )
+    known = {"losskit.lab.scoring": module, "losskit.catalog": module, "losskit.x": module}
+    assert _imports("losskit.x", module, known) == {"losskit.catalog"}
