@@ -13,6 +13,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+# The registry imports every cases_<family>.py itself; with --doctest-modules (on for the package's
+# docstring examples) pytest would import them first, half-way through the registry's own import.
+collect_ignore_glob = ["cases_*.py"]
+
 # Under pytest-xdist each worker gets one thread, so workers do not oversubscribe the cores.
 torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else max(1, min(2, os.cpu_count() or 1)))
 
