@@ -50,6 +50,7 @@ import pandas as pd
 from scipy import stats
 
 from losskit._errors import LossInputError
+from losskit.lab._format import number as _fmt
 from losskit.lab.card import ModelCard, clean
 
 __all__ = [
@@ -260,14 +261,6 @@ class DriftReport:
         lines += [f"  - {a}" for a in self.advice]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, (float, np.floating)):
-        return f"{float(v):.4g}"
-    if isinstance(v, list):
-        return "[" + ", ".join(_fmt(x) for x in v) + "]"
-    return str(v)
 
 
 def _column(frame: pd.DataFrame, name: str, option: str) -> pd.Series:
