@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from losskit._errors import LossInputError
-from losskit.lab._format import number, option_value
+from losskit._format import number, option_value
 
 __all__ = ["SCHEMA", "ModelCard", "clean", "library_versions", "validate_card"]
 

@@ -11,7 +11,7 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from losskit._cliutil import piped_width
-from losskit.lab._format import number as _fmt
+from losskit._format import number as _fmt
 from losskit.lab.report import recommendation
 from losskit.lab.results import LabResult
 

@@ -82,10 +82,16 @@ def objective_for(cand: Candidate, n_classes: int) -> Any:
 
 
 def builtin_params(library: str, cand: Candidate) -> dict[str, Any] | None:
-    """The library's built-in objective equal to the candidate's loss (``None`` where there is none)."""
-    if cand.name not in ("mae_loss", "pinball_loss"):
+    """The library's built-in objective equal to the candidate's loss (``None`` where there is none).
+
+    The losses the catalog maps to the pinball objective (the absolute error at 0.5, the quantile
+    losses) have one: the libraries' quantile objectives, which refresh leaf values from residual
+    quantiles and so reach targets in the thousands.
+    """
+    spec = cand.entry.gbdt
+    if spec is None or spec.factory != "pinball":
         return None
-    q = float(cand.frozen.get("quantiles", [0.5])[0]) if cand.name == "pinball_loss" else 0.5
+    q = objective_for(cand, 1).quantile
     if library == "xgboost":
         if q == 0.5:
             return {"objective": "reg:absoluteerror"}

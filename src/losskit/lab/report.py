@@ -22,7 +22,7 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from losskit.lab._format import number as _fmt
+from losskit._format import number as _fmt
 from losskit.lab.results import LabResult
 
 __all__ = ["recommendation", "render_report"]

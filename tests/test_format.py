@@ -1,5 +1,6 @@
-"""The lab writes numbers one way (``losskit.lab._format``): the report, card, console and drift check
-share it, so a NumPy scalar never shows as ``np.float64(...)`` and a missing value is always ``n/a``."""
+"""losskit writes numbers one way (``losskit._format``): loss labels, the lab's report, card and
+console and the drift check share it, so a NumPy scalar never shows as ``np.float64(...)`` and a
+missing value is always ``n/a``."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from lab_tables import class_card, credit_default
-from losskit.lab._format import number, option_value
+from losskit import catalog
+from losskit._format import number, option_value
 
-LAB = Path(__file__).resolve().parents[1] / "src" / "losskit" / "lab"
+SRC = Path(__file__).resolve().parents[1] / "src" / "losskit"
 
 
 @pytest.mark.parametrize(
@@ -39,6 +42,15 @@ def test_digits_and_option_values() -> None:
     assert option_value([0.1, 0.5, 0.9]) == "[0.1, 0.5, 0.9]"
     assert option_value(list(range(7))) == "[7 values]"  # long lists are summarised by their length
     assert option_value(np.float64(1.5)) == "1.5"
+    assert option_value(None) == "None" and option_value(np.array([0.25, 0.75])) == "[0.25, 0.75]"
+    assert option_value(torch.tensor([1.0, 2.0])) == "[1, 2]"
+
+
+def test_loss_labels_write_options_through_the_shared_rule() -> None:
+    choice = catalog.parse_losses("focal:gamma=2.5", "multiclass")[0]
+    assert (
+        choice.label({"gamma": np.float64(2.5), "weight": list(range(8))}) == "focal_loss(gamma=2.5, weight=[8 values])"
+    )
 
 
 def test_the_card_writes_numbers_through_the_shared_rule() -> None:
@@ -68,10 +80,10 @@ def _formats_a_number(fn: ast.FunctionDef) -> bool:
     return checks_type and formats
 
 
-def test_no_lab_module_keeps_its_own_number_formatter() -> None:
+def test_no_module_keeps_its_own_number_formatter() -> None:
     own = [
-        f"{path.name}:{fn.name}"
-        for path in sorted(LAB.glob("*.py"))
+        f"{path.relative_to(SRC)}:{fn.name}"
+        for path in sorted(SRC.rglob("*.py"))
         if path.name != "_format.py"
         for fn in ast.walk(ast.parse(path.read_text()))
         if isinstance(fn, ast.FunctionDef) and _formats_a_number(fn)
