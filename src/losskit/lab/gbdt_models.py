@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from losskit._errors import LossInputError
+from losskit._optional import requires_extra
 from losskit.lab.candidates import Candidate, reference_loss
 from losskit.lab.train import TrainConfig, target_tensor
 
@@ -172,7 +173,8 @@ def _params(config: TrainConfig) -> dict[str, Any]:
 
 
 def _xgboost(objective, builtin, start, x_train, y_train, x_val, config, log) -> tuple[Any, int, Callable]:
-    import xgboost as xgb
+    with requires_extra("gbdt", "the lab's xgboost model"):
+        import xgboost as xgb
 
     from losskit.gbdt import xgboost_params
 
@@ -208,7 +210,8 @@ def _xgboost(objective, builtin, start, x_train, y_train, x_val, config, log) ->
 
 
 def _lightgbm(objective, builtin, start, x_train, y_train, x_val, config, log) -> tuple[Any, int, Callable]:
-    import lightgbm as lgb
+    with requires_extra("gbdt", "the lab's lightgbm model"):
+        import lightgbm as lgb
 
     def margin(n: int) -> np.ndarray | float:
         return 0.0 if builtin is not None else _margin(start, n)  # built-ins boost from their own start
