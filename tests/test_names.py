@@ -44,3 +44,27 @@ def test_miners_take_input_and_target() -> None:
     for fn in (losskit.embedding.batch_hard_triplets, losskit.embedding.semi_hard_triplets):
         assert list(inspect.signature(fn).parameters)[:2] == ["input", "target"]
     assert list(inspect.signature(losskit.pad_lists).parameters) == ["input", "target", "group"]
+
+
+def test_the_lab_and_evaluate_use_one_metric_name_per_concept() -> None:
+    """Every lab metric that ``losskit.evaluate.metrics`` also reports has its name; the lab's own
+    extras are the ones evaluate does not compute (``pr_auc`` / ``median_ae`` were retired)."""
+    import numpy as np
+
+    from losskit.lab import scoring
+
+    rng = np.random.default_rng(0)
+    data = {
+        "binary": (rng.integers(0, 2, 50), rng.random(50), 0.5),
+        "multiclass": (rng.integers(0, 3, 60), rng.dirichlet([1, 1, 1], 60), None),
+        "regression": (rng.normal(size=50), rng.normal(size=50), None),
+    }
+    own = {
+        "binary": {"mcc", "recall_at_precision", "precision_at_recall"},
+        "multiclass": {"balanced_accuracy"},
+        "regression": set(),
+    }
+    for task, (y, scores, threshold) in data.items():
+        reported = set(scoring.metrics_of(task, y, scores, threshold))
+        assert set(scoring._TABLES[task]) - reported == own[task], task
+        assert scoring.DEFAULT_METRIC[task] in reported
