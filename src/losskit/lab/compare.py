@@ -234,6 +234,7 @@ def run_compare(
         advice=said,
         preprocessors=[f[1] for f in folds],
         seconds=time.perf_counter() - start,
+        positive_class=table.positive_class,
     )
 
 
