@@ -78,7 +78,8 @@ def test_not_converged_is_flagged_in_report_console_and_card(result, tmp_path: P
     monkeypatch.setenv("COLUMNS", "200")  # rich wraps table cells at the terminal width
     loser = next(r for r in result.results if r is not result.winner)
     stuck = dataclasses.replace(loser, fits=[{**f, "converged": False} for f in loser.fits])
-    flagged = dataclasses.replace(result, results=[result.winner, stuck])
+    done = dataclasses.replace(result.winner, fits=[{**f, "converged": True} for f in result.winner.fits])
+    flagged = dataclasses.replace(result, results=[done, stuck], winner=done)
     assert "not converged" in render_report(flagged)
     assert any(s.startswith("Not converged: " + loser.candidate.label) for s in recommendation(flagged))
     print_summary(flagged, {"report": tmp_path / "r.html"})
