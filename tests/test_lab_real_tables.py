@@ -35,7 +35,8 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     frame = credit_default().assign(default=lambda f: f.default.map({"Yes": "defaulted", "No": "paid"}))
     frame.to_csv(d / "default.csv", index=False)
     console = io.StringIO()
-    with contextlib.redirect_stdout(console):
+    with contextlib.redirect_stdout(console), pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COLUMNS", "200")  # rich wraps table cells at the terminal width
         code = main(["compare", str(d / "default.csv"), "--target", "default", "--out", str(d / "out"), *SHORT_FLAGS])
     assert code == 0
     (d / "out" / "console.txt").write_text(console.getvalue())
