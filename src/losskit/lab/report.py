@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import html
 import io
-import math
 from typing import Any
 
 import numpy as np
@@ -23,17 +22,12 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from losskit._format import number as _fmt
 from losskit.lab.results import LabResult
 
 __all__ = ["recommendation", "render_report"]
 
 _MAX_POINTS = 400
-
-
-def _fmt(v: Any, digits: int = 4) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "n/a"
-    return f"{v:.{digits}g}" if isinstance(v, float) else str(v)
 
 
 def recommendation(result: LabResult) -> list[str]:
