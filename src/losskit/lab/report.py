@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from losskit._format import number as _fmt
+from losskit.catalog import TARGET_TRANSFORMS
 from losskit.lab.results import LabResult
 
 __all__ = ["recommendation", "render_report"]
@@ -55,6 +56,7 @@ def recommendation(result: LabResult) -> list[str]:
                 "prefer the simpler loss if that matters more, or collect more test data."
             )
     lines += _strategies(result)
+    lines += _transforms(result)
     advised = next((r for r in result.results if r.candidate.origin == "advisor"), None)
     if advised is w and len(result.results) == 1:
         pass  # one candidate confirms nothing
@@ -103,6 +105,20 @@ def _strategies(result: LabResult) -> list[str]:
     won = _strategy(result.winner.candidate)
     parts = ", ".join(f"{kind} {_fmt(r.value)} ({r.candidate.label})" for kind, r in best.items())
     return [f"Imbalance strategy that won: {won}. Best test {result.metric.label} of each: {parts}."]
+
+
+def _transforms(result: LabResult) -> list[str]:
+    """How candidates trained on a transformed target were scored: the inverse, in target units."""
+    out = []
+    for r in result.results:
+        t = r.candidate.target_transform
+        if t:
+            inverse = TARGET_TRANSFORMS[t][1]
+            out.append(
+                f"{r.candidate.label} trained on {t}({result.table.target}); its test scores are {inverse} of its "
+                f"prediction, in {result.table.target}'s own units like every other candidate's."
+            )
+    return out
 
 
 def _budget(result: LabResult) -> str:
