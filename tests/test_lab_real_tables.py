@@ -116,5 +116,9 @@ def test_right_skewed_targets_train_log1p_and_score_in_original_units(frame, tar
     assert first.test_metrics["mae"] == pytest.approx(float(np.mean(np.abs(result.y_test - first.test_scores))))
     assert 0.3 < np.median(first.test_scores) / np.median(data[target]) < 3
     assert not any("outlier" in reason for reason in first.candidate.reasons)
+    # the common reference curve is in dollars too: MSE of expm1(prediction) at the restored best epoch
+    best = next(h for h in first.history if h["epoch"] == first.fits[0]["best_epoch"])
+    mse = float(np.mean((first.val_scores - result.y_val) ** 2))
+    assert best["val_ref"] == pytest.approx(mse, rel=1e-3)
     said = f"{first.candidate.label} trained on log1p({target}); its test scores are expm1 of its prediction"
     assert any(s.startswith(said) for s in recommendation(result))  # report, card and console share these
