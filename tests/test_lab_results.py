@@ -86,3 +86,9 @@ def test_not_converged_is_flagged_in_report_console_and_card(result, tmp_path: P
     assert f"{loser.candidate.label} (not converged)" in capsys.readouterr().out
     card = build_card(flagged)
     assert [c["converged"] for c in card.comparison] == [True, False]
+
+
+def test_report_counts_boosting_rounds_for_tree_models(result):
+    assert "<th>epochs (best)</th>" in render_report(result)
+    trees = dataclasses.replace(result, options=dataclasses.replace(result.options, model="xgboost"))
+    assert "<th>rounds (best)</th>" in render_report(trees)

@@ -320,7 +320,7 @@ def _table(result: LabResult) -> str:
         *(["<th>threshold</th>"] if binary else []),
         *[f"<th>{html.escape(h)}</th>" for h in columns.values()],
         "<th>val ref loss</th>",
-        "<th>epochs (best)</th>",
+        f"<th>{'rounds' if result.options.model in ('xgboost', 'lightgbm') else 'epochs'} (best)</th>",
         "<th>s</th>",
     ]
     rows = []
