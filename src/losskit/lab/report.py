@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from matplotlib import rc_context
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from losskit._format import number as _fmt
 from losskit.catalog import TARGET_TRANSFORMS
@@ -151,6 +151,12 @@ def _ticks(fig: Figure) -> None:
             if scale == "linear":
                 axis.set_major_locator(MaxNLocator(nbins=5))
                 axis.set_major_formatter(FuncFormatter(_compact))
+            elif scale == "log":  # labelled majors only; within one decade a few steps inside it
+                lo, hi = axis.get_view_interval()
+                subs = (1.0, 1.2, 1.5, 2.0, 3.0, 5.0, 7.0) if 0 < lo and hi < 10 * lo else (1.0,)
+                axis.set_major_locator(LogLocator(subs=subs, numticks=6))
+                axis.set_major_formatter(FuncFormatter(_compact))
+                axis.set_minor_formatter(NullFormatter())
 
 
 def _svg(fig: Figure) -> str:
