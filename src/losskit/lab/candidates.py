@@ -178,9 +178,22 @@ def _probe(fn: LossFn, entry: catalog.LossEntry, options: dict[str, Any], n_clas
         fn(torch.zeros(2), torch.zeros(2), **options)
 
 
-def reference_loss(task: str) -> LossFn:
-    """The common yardstick: plain log-loss (binary / multiclass) or MSE (regression), no options."""
-    return catalog.lookup(BASELINES[task]).function()
+def reference_loss(task: str, cand: Candidate | None = None) -> LossFn:
+    """The common yardstick: plain log-loss (binary / multiclass) or MSE (regression), no options.
+
+    For a candidate trained on a transformed target (``target=log1p``) both the output and the
+    target are taken back to the target's units first (``expm1``), so every candidate's reference
+    curve is in the same units.
+    """
+    plain = catalog.lookup(BASELINES[task]).function()
+    if cand is None or cand.target_transform is None:
+        return plain
+    inverse = getattr(torch, catalog.TARGET_TRANSFORMS[cand.target_transform][1])
+
+    def in_target_units(input: Tensor, target: Tensor, **kwargs: Any) -> Tensor:
+        return plain(inverse(input), inverse(target), **kwargs)
+
+    return in_target_units
 
 
 def transform_target(cand: Candidate, y: np.ndarray) -> np.ndarray:

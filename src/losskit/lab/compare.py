@@ -261,7 +261,7 @@ def _run_candidate(
 ) -> CandidateResult:
     task = table.task
     val_parts, test_parts, history, fits, models = [], [], [], [], []
-    reference = cands.reference_loss(task)
+    reference = cands.reference_loss(task, cand)
     for k, (fold, _pre, x_tr_all, x_va, x_te) in enumerate(folds):
         y_train_all, y_va_orig = table.y[fold.train], table.y[fold.val]
         rows = cands.resample_rows(cand, y_train_all, options.train.seed + k)  # training rows only
