@@ -635,6 +635,7 @@ ENTRIES: tuple[LossEntry, ...] = (
                 options=tuple((o.name, o.name) for o in extra),
                 note="half the deviance, as XGBoost's and LightGBM's built-in objectives",
             ),
+            trainable=True,  # the lab's model outputs the log-mean and predicts exp(output)
             reference=ref,
         )
         for name, module, aliases, extra, ref in (

@@ -6,6 +6,11 @@ baseline) or a list parsed by :func:`losskit.catalog.parse_losses`
 included). Only catalog entries the lab can train (``LossEntry.trainable``) are accepted. Values
 named in an option's ``from_data`` (``pos_weight=balanced``, ``weight=balanced``) are computed from
 the *training* labels and frozen into the candidate.
+
+Count losses (``poisson_loss``, ``tweedie_loss``, ``gamma_loss``, catalog kind ``"log_rate"``)
+train the model's one output as the **log of the mean**: their scores, the common reference
+loss and every metric use the prediction ``exp(output)``, in the target's own units
+(:func:`log_link`, :func:`inverse_scores`).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ __all__ = [
     "Candidate",
     "canonical_name",
     "inverse_scores",
+    "log_link",
     "make_loss",
     "parse_losses",
     "prior_correction",
@@ -153,7 +159,7 @@ def make_loss(cand: Candidate, y_train: np.ndarray, n_classes: int) -> LossFn:
     cand.frozen = _freeze(cand, y_train, n_classes)
     fn = cand.entry.function()
     options = _tensor_options(cand.entry, cand.frozen)
-    _probe(fn, cand.entry, options, n_classes)  # fail now, on a tiny batch, rather than mid-training
+    _probe(fn, cand.entry, options, n_classes, y_train)  # fail now, on a tiny batch, rather than mid-training
 
     on_device: dict[torch.device, dict[str, Any]] = {}
 
@@ -169,8 +175,11 @@ def make_loss(cand: Candidate, y_train: np.ndarray, n_classes: int) -> LossFn:
     return loss
 
 
-def _probe(fn: LossFn, entry: catalog.LossEntry, options: dict[str, Any], n_classes: int) -> None:
-    if entry.kind == "softmax":
+def _probe(fn: LossFn, entry: catalog.LossEntry, options: dict[str, Any], n_classes: int, y: np.ndarray) -> None:
+    if log_link_entry(entry):  # the target's domain too (a Gamma deviance refuses zero counts)
+        target = torch.as_tensor(np.asarray(y, dtype=np.float64), dtype=torch.float32)
+        fn(torch.zeros(target.shape[0]), target, **options)
+    elif entry.kind == "softmax":
         fn(torch.zeros(2, n_classes), torch.zeros(2, dtype=torch.long), **options)
     elif entry.name == "pinball_loss":
         fn(torch.zeros(2, 1), torch.zeros(2), **options)
@@ -178,9 +187,30 @@ def _probe(fn: LossFn, entry: catalog.LossEntry, options: dict[str, Any], n_clas
         fn(torch.zeros(2), torch.zeros(2), **options)
 
 
-def reference_loss(task: str) -> LossFn:
-    """The common yardstick: plain log-loss (binary / multiclass) or MSE (regression), no options."""
-    return catalog.lookup(BASELINES[task]).function()
+def log_link_entry(entry: catalog.LossEntry) -> bool:
+    """Whether the loss reads its input as a log-mean (the count losses)."""
+    return entry.kind == "log_rate"
+
+
+def log_link(cand: Candidate) -> bool:
+    """Whether the candidate's model outputs a log-mean, predicted as ``exp(output)``."""
+    return log_link_entry(cand.entry)
+
+
+def reference_loss(task: str, cand: Candidate | None = None) -> LossFn:
+    """The common yardstick: plain log-loss (binary / multiclass) or MSE (regression), no options.
+
+    For a log-link candidate the yardstick reads the prediction ``exp(output)``, so its MSE is in
+    the target's units like every other candidate's.
+    """
+    plain = catalog.lookup(BASELINES[task]).function()
+    if cand is None or not log_link(cand):
+        return plain
+
+    def on_mean(input: Tensor, target: Tensor, **kw: Any) -> Tensor:
+        return plain(torch.exp(input), target, **kw)
+
+    return on_mean
 
 
 def transform_target(cand: Candidate, y: np.ndarray) -> np.ndarray:
@@ -194,7 +224,10 @@ def transform_target(cand: Candidate, y: np.ndarray) -> np.ndarray:
 
 
 def inverse_scores(cand: Candidate, scores: np.ndarray) -> np.ndarray:
-    """Predictions back in the target's units (``expm1`` of the prediction for ``target=log1p``)."""
+    """Predictions back in the target's units: ``exp`` of a log-mean output (count losses),
+    ``expm1`` of the prediction for ``target=log1p``."""
+    if log_link(cand):
+        scores = np.exp(scores)
     if cand.target_transform is None:
         return scores
     return getattr(np, catalog.TARGET_TRANSFORMS[cand.target_transform][1])(scores)

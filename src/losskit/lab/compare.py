@@ -63,7 +63,7 @@ def _advice(table: Table, y_train: np.ndarray, x_train: pd.DataFrame) -> tuple[l
 
     The advice is structure (:class:`losskit.catalog.LossChoice`): each alternative becomes a
     candidate with its options, target transform and resampling. A recommendation or an
-    alternative the lab cannot train (a log-link count loss, whose output is a log-mean) is listed
+    alternative the lab cannot train (a metric-learning loss, say) is listed
     under ``not_trained`` with the reason, never dropped silently.
     """
     from losskit.advisor import advise
@@ -76,7 +76,7 @@ def _advice(table: Table, y_train: np.ndarray, x_train: pd.DataFrame) -> tuple[l
         if choice.entry.trainable and table.task in choice.entry.tasks:
             reasons = list(advice.reasons) if origin == "advisor" else None
             found.append(cands.Candidate.from_choice(choice, origin, reasons))
-        else:  # e.g. a log-link count loss, whose output is a log-mean rather than a prediction
+        else:  # e.g. a loss of embeddings or of ranked lists, not of one output per row
             not_trained.append({**choice.to_dict(), "origin": origin, "why": why})
     said = {
         "loss": advice.loss,
@@ -190,6 +190,9 @@ def run_compare(
                 )
         candidates = kept
     metric = parse_metric(options.metric or _advised_metric(said, table.task), table.task)
+    if metric.name == "poisson_deviance" and float(np.min(table.y)) < 0:
+        low = f"a minimum of {np.min(table.y):.4g}"
+        raise LossInputError("metric", "a non-negative target for poisson_deviance", low)
     n_classes = max(len(table.classes), 2)
     y_test = table.y[plan.test]
 
@@ -256,7 +259,7 @@ def _run_candidate(
 ) -> CandidateResult:
     task = table.task
     val_parts, test_parts, history, fits, models = [], [], [], [], []
-    reference = cands.reference_loss(task)
+    reference = cands.reference_loss(task, cand)
     for k, (fold, _pre, x_tr_all, x_va, x_te) in enumerate(folds):
         y_train_all, y_va_orig = table.y[fold.train], table.y[fold.val]
         rows = cands.resample_rows(cand, y_train_all, options.train.seed + k)  # training rows only
@@ -293,7 +296,16 @@ def _run_candidate(
             y_tr_t = target_tensor(y_tr_np, task)
             start = optimal_start(loss, y_tr_t, output_size(task, n_classes))
             torch.manual_seed(options.train.seed)
-            net = build_net(options.model, x_tr.shape[1], task, y_tr_np, n_classes, options.train.hidden, start)
+            net = build_net(
+                options.model,
+                x_tr.shape[1],
+                task,
+                y_tr_np,
+                n_classes,
+                options.train.hidden,
+                start,
+                log_link=cands.log_link(cand),
+            )
             cw = cand.frozen.get("weight") if task == "multiclass" else None
             on_epoch = _epoch_callback(task, metric, y_va_orig, options.train.epochs, label, progress, scores)
             result = fit(
@@ -341,6 +353,8 @@ def _score_mapping(cand: cands.Candidate, y_fit: np.ndarray, y_train: np.ndarray
     """How the model's outputs become scores, for the card: the inverse target transform and the
     prior correction of a resampled candidate."""
     out: dict[str, Any] = {}
+    if cands.log_link(cand):
+        out["link"] = {"name": "log", "inverse": "exp"}
     if cand.target_transform:
         inverse = TARGET_TRANSFORMS[cand.target_transform][1]
         out["target_transform"] = {"name": cand.target_transform, "inverse": inverse}

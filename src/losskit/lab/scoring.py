@@ -3,10 +3,14 @@
 Names: binary ``f1``, ``precision``, ``recall``, ``pr_auc``, ``roc_auc``, ``recall_at_precision=P``,
 ``precision_at_recall=R``, ``balanced_accuracy``, ``mcc``, ``accuracy``, ``log_loss``, ``brier``;
 multi-class ``accuracy``, ``macro_f1``, ``balanced_accuracy``, ``log_loss``; regression ``mae``,
-``rmse``, ``mse``, ``median_ae``, ``r2``. Threshold-dependent binary metrics are computed at the
-threshold tuned on validation: ``recall_at_precision=P`` tunes the threshold for the best recall
-with validation precision >= P and scores the *test* recall at that threshold (so a precision
-target missed on new data shows up, instead of being re-optimised on the test set).
+``rmse``, ``mse``, ``median_ae``, ``r2``, ``poisson_deviance`` (the mean Poisson deviance
+``2 (y log(y / mu) - y + mu)`` of a non-negative target, scikit-learn's
+``mean_poisson_deviance``; a prediction below ``POISSON_FLOOR`` counts as that floor, so a
+model that predicts a zero or negative mean gets a large finite deviance instead of an error).
+Threshold-dependent binary metrics are computed at the threshold tuned on validation:
+``recall_at_precision=P`` tunes the threshold for the best recall with validation precision >= P
+and scores the *test* recall at that threshold (so a precision target missed on new data shows
+up, instead of being re-optimised on the test set).
 
 The bootstrap is *paired*: every candidate is scored on the same resamples of the test rows,
 so the fraction of resamples a candidate wins is a fair comparison even when the intervals
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.special import xlogy
 
 from losskit._errors import LossInputError
 from losskit.lab.results import CandidateResult
@@ -43,6 +48,7 @@ __all__ = [
     "tune_threshold",
 ]
 
+POISSON_FLOOR = 1e-6
 DEFAULT_METRIC = {"binary": "pr_auc", "multiclass": "macro_f1", "regression": "mae"}
 
 # name -> (higher is better, needs a threshold, takes a parameter)
@@ -72,6 +78,7 @@ _REGRESSION = {
     "mse": (False, False, False),
     "median_ae": (False, False, False),
     "r2": (True, False, False),
+    "poisson_deviance": (False, False, False),
 }
 _TABLES = {"binary": _BINARY, "multiclass": _MULTICLASS, "regression": _REGRESSION}
 
@@ -155,6 +162,11 @@ class Scorer:
             self.pred = (self.scores >= self.threshold).astype(np.float64)
         elif spec.task == "multiclass":
             self.pred = self.scores.argmax(axis=1)
+        elif spec.name == "poisson_deviance":
+            if np.any(self.y < 0):
+                raise LossInputError("metric", "a non-negative target for poisson_deviance", "negative targets")
+            mu = np.maximum(self.scores, POISSON_FLOOR)
+            self.deviance = 2.0 * (xlogy(self.y, self.y / mu) - self.y + mu)
         elif spec.name == "median_ae":
             self.abs_sorted = np.sort(np.abs(self.scores - self.y))
             self.order = np.argsort(np.abs(self.scores - self.y), kind="stable")
@@ -217,6 +229,8 @@ class Scorer:
         if name in ("mse", "rmse"):
             mse = float(np.sum(w * err**2) / total)
             return mse if name == "mse" else float(np.sqrt(mse))
+        if name == "poisson_deviance":
+            return float(np.sum(w * self.deviance) / total)
         if name == "median_ae":  # the smallest error whose cumulative weight reaches half
             cum = np.cumsum(w[self.order])
             return float(self.abs_sorted[np.searchsorted(cum, 0.5 * total)])
