@@ -174,3 +174,31 @@ def test_count_errors_come_before_training(tmp_path: Path, capsys: pytest.Captur
     err = capsys.readouterr().err.strip()
     assert "poisson_deviance" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o" / "summary.json").exists()
+
+
+def test_compare_and_predict_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "phd.csv"
+    publications().to_csv(path, index=False)
+    out = tmp_path / "run"
+    fast = ["--epochs", "2", "--batch-size", "128", "--bootstrap", "10", "--quiet"]
+    assert main(["compare", str(path), "--target", "articles", "--out", str(out), *fast]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["task"] == "regression" and summary["metric"] == "poisson_deviance"
+    assert summary["advice"]["row"] == "regression_counts" and summary["advice"]["not_trained"] == []
+    assert {c["name"] for c in summary["candidates"]} == {"poisson_loss", "tweedie_loss", "mse_loss"}
+    assert main(["predict", str(out), str(path), "--out", str(tmp_path / "p.csv")]) == 0
+    predicted = pd.read_csv(tmp_path / "p.csv")["prediction"]
+    assert len(predicted) == 915 and predicted.min() > 0
+    bad = [
+        "compare",
+        str(path),
+        "--target",
+        "articles",
+        "--losses",
+        "poisson:target=log1p",
+        "--out",
+        str(tmp_path / "b"),
+    ]
+    assert main([*bad, "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "log link" in err and len(err.splitlines()) == 1

@@ -117,6 +117,10 @@ def parse_losses(spec: str, task: str) -> list[Candidate] | None:
     choices = catalog.parse_losses(spec, task, argument="losses")
     for choice in choices:
         _check_trainable(choice.entry, task)
+        if log_link_entry(choice.entry) and choice.target_transform:
+            raise LossInputError(
+                f"losses {choice.name}:target", "no target transform (the loss already uses a log link)", "log1p"
+            )
     return [Candidate.from_choice(c) for c in choices]
 
 
