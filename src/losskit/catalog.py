@@ -680,6 +680,7 @@ ENTRIES: tuple[LossEntry, ...] = (
         ("ordinal",),
         options=(_SAMPLE_WEIGHT,),
         aliases=("corn",),
+        trainable=True,  # K - 1 outputs; the lab scores the level probabilities they imply
         reference="Shi, Cao and Raschka 2023, CORN",
     ),
     # --- ranked lists (padded (N, L) with a validity mask) --------------------------------------

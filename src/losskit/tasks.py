@@ -74,8 +74,8 @@ TASKS = (
     "segmentation",
     "language",
 )
-#: The tasks ``losskit compare`` trains on a table.
-LAB_TASKS = ("binary", "multiclass", "regression")
+#: The tasks ``losskit compare`` trains on a table (``ordinal`` only when asked for).
+LAB_TASKS = ("binary", "multiclass", "regression", "ordinal")
 #: Most distinct integer values still read as class labels.
 MAX_CLASS_LEVELS = 20
 #: Fewest rows per integer level, on average, for the levels to be read as classes.

@@ -332,6 +332,7 @@ DECISION_TABLE: tuple[Row, ...] = (
             ),
         ),
         metrics=("mean absolute error on the level index", "quadratic weighted kappa"),
+        metric_keys=("mae", "qwk"),
         reference="Shi, Cao and Raschka 2023, Deep Neural Networks for Rank-Consistent Ordinal Regression (CORN)",
     ),
     Row(

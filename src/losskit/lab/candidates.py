@@ -34,19 +34,27 @@ __all__ = [
     "Candidate",
     "canonical_name",
     "inverse_scores",
+    "level_probabilities",
     "log_link",
+    "n_outputs",
     "make_loss",
     "parse_losses",
     "prior_correction",
     "reference_loss",
     "resample_rows",
+    "scores_of",
     "transform_target",
 ]
 
 # Per task: the catalog entries the lab can train.
 LOSSES_BY_TASK: dict[str, tuple[str, ...]] = {t: tuple(e.name for e in catalog.trainable(t)) for t in LAB_TASKS}
 # The plain loss every comparison includes, and the common reference loss logged for all candidates.
-BASELINES = {"binary": "binary_cross_entropy_with_logits", "multiclass": "cross_entropy", "regression": "mse_loss"}
+BASELINES = {
+    "binary": "binary_cross_entropy_with_logits",
+    "multiclass": "cross_entropy",
+    "regression": "mse_loss",
+    "ordinal": "cross_entropy",
+}
 
 
 @dataclass
@@ -183,6 +191,8 @@ def _probe(fn: LossFn, entry: catalog.LossEntry, options: dict[str, Any], n_clas
     if log_link_entry(entry):  # the target's domain too (a Gamma deviance refuses zero counts)
         target = torch.as_tensor(np.asarray(y, dtype=np.float64), dtype=torch.float32)
         fn(torch.zeros(target.shape[0]), target, **options)
+    elif entry.kind == "ordinal":
+        fn(torch.zeros(2, n_classes - 1), torch.zeros(2, dtype=torch.long), **options)
     elif entry.kind == "softmax":
         fn(torch.zeros(2, n_classes), torch.zeros(2, dtype=torch.long), **options)
     elif entry.name == "pinball_loss":
@@ -208,6 +218,13 @@ def reference_loss(task: str, cand: Candidate | None = None) -> LossFn:
     the target's units like every other candidate's.
     """
     plain = catalog.lookup(BASELINES[task]).function()
+    if task == "ordinal" and cand is not None and cand.entry.kind == "ordinal":
+
+        def on_levels(input: Tensor, target: Tensor, **kw: Any) -> Tensor:
+            log_p = level_probabilities(cand, input).clamp_min(1e-12).log()
+            return torch.nn.functional.nll_loss(log_p, target, **kw)
+
+        return on_levels
     if cand is None or not log_link(cand):
         return plain
 
@@ -215,6 +232,42 @@ def reference_loss(task: str, cand: Candidate | None = None) -> LossFn:
         return plain(torch.exp(input), target, **kw)
 
     return on_mean
+
+
+def n_outputs(cand: Candidate, task: str, n_classes: int) -> int:
+    """The model's outputs per row: ``K - 1`` threshold logits (CORN), ``K`` logits (softmax) or 1."""
+    if cand.entry.kind == "ordinal":
+        return n_classes - 1
+    return n_classes if task in ("multiclass", "ordinal") else 1
+
+
+def level_probabilities(cand: Candidate, raw: Tensor) -> Tensor:
+    r"""``(N, K)`` level probabilities of an ordinal candidate's outputs.
+
+    CORN's ``K - 1`` logits are conditional: :math:`P(y > k) = \prod_{j \le k} \sigma(x_j)`, so
+    :math:`P(y = k) = P(y > k - 1) - P(y > k)` (Shi et al. 2023); the median of these
+    probabilities is :func:`losskit.corn_predict`'s level. Cross-entropy's ``K`` logits: softmax.
+
+    Example:
+        >>> import torch
+        >>> level_probabilities(Candidate("corn_loss"), torch.zeros(1, 2))  # P(y > 0) = 1/2, P(y > 1) = 1/4
+        tensor([[0.5000, 0.2500, 0.2500]])
+    """
+    if cand.entry.kind != "ordinal":
+        return torch.softmax(raw, dim=-1)
+    above = torch.cumprod(torch.sigmoid(raw), dim=-1)
+    ones = torch.ones_like(above[:, :1])
+    return torch.cat([ones, above], dim=1) - torch.cat([above, torch.zeros_like(ones)], dim=1)
+
+
+def scores_of(cand: Candidate, raw: Tensor, task: str) -> np.ndarray:
+    """Raw model outputs as scores in the target's units: probabilities (binary, multi-class),
+    level probabilities (ordinal) or predictions (regression, inverse link and transform applied)."""
+    from losskit.lab.train import scores_from_raw
+
+    if task == "ordinal":
+        return level_probabilities(cand, raw.double()).numpy()
+    return inverse_scores(cand, scores_from_raw(raw, task))
 
 
 def transform_target(cand: Candidate, y: np.ndarray) -> np.ndarray:

@@ -28,17 +28,22 @@ from losskit.catalog import TARGET_TRANSFORMS
 from losskit.lab import candidates as cands
 from losskit.lab.data import Table, build_preprocessor, missing_counts, prepare
 from losskit.lab.distributed import DistContext
-from losskit.lab.models import build_net, optimal_start, output_size
+from losskit.lab.models import build_net, optimal_start
 from losskit.lab.results import CandidateResult, LabResult
 from losskit.lab.scoring import MetricSpec, parse_metric, score_candidates
 from losskit.lab.splits import plan_splits
-from losskit.lab.train import TrainConfig, fit, predict_raw, scores_from_raw, target_tensor
+from losskit.lab.train import TrainConfig, fit, predict_raw, target_tensor
 
 __all__ = ["MODELS", "CandidateResult", "CompareOptions", "LabResult", "run_compare"]
 
 MODELS = ("mlp", "linear", "xgboost", "lightgbm")
 # Threshold-free validation metrics logged every epoch, per task.
-EPOCH_METRICS = {"binary": ("pr_auc", "roc_auc"), "multiclass": ("accuracy", "macro_f1"), "regression": ("mae", "rmse")}
+EPOCH_METRICS = {
+    "binary": ("pr_auc", "roc_auc"),
+    "multiclass": ("accuracy", "macro_f1"),
+    "regression": ("mae", "rmse"),
+    "ordinal": ("mae", "qwk"),
+}
 
 
 @dataclass
@@ -71,12 +76,16 @@ def _advice(table: Table, y_train: np.ndarray, x_train: pd.DataFrame) -> tuple[l
     labels = np.asarray(table.classes, dtype=object)[y_train] if table.classes else y_train
     advice = advise(labels, x_train, task=table.task, pos_label=table.positive_class)
     found, not_trained = [], []
-    why = "the lab trains one output per row of a table target, scored as a prediction of it"
     for choice, origin in [(advice.choice, "advisor"), *((alt, "alternative") for alt in advice.alternatives)]:
         if choice.entry.trainable and table.task in choice.entry.tasks:
             reasons = list(advice.reasons) if origin == "advisor" else None
             found.append(cands.Candidate.from_choice(choice, origin, reasons))
-        else:  # e.g. a loss of embeddings or of ranked lists, not of one output per row
+        else:  # e.g. a loss of embeddings, or CORAL, whose head shares its weights across thresholds
+            why = (
+                f"a loss for {' / '.join(choice.entry.tasks)} targets, not {table.task} ones"
+                if table.task not in choice.entry.tasks
+                else "the lab's model (one output per row, or one per class or threshold) does not fit it"
+            )
             not_trained.append({**choice.to_dict(), "origin": origin, "why": why})
     said = {
         "loss": advice.loss,
@@ -161,6 +170,8 @@ def run_compare(
     if ctx.active and options.model in ("xgboost", "lightgbm"):
         raise LossInputError("model", "mlp or linear when distributed (trees train in one process)", options.model)
     table = prepare(frame, options.target, task=options.task, pos_label=options.pos_label, source=source)
+    if table.task == "ordinal" and options.model in ("xgboost", "lightgbm"):
+        raise LossInputError("model", "mlp or linear for an ordinal target (no GBDT ordinal objective)", options.model)
     classification = table.task != "regression"
     plan = plan_splits(
         table.y,
@@ -270,7 +281,7 @@ def _run_candidate(
 
         def scores(raw: torch.Tensor, y_fit: np.ndarray = y_tr_orig, y_all: np.ndarray = y_train_all) -> np.ndarray:
             """Raw outputs as scores in the target's units, at the true class prior."""
-            out = cands.inverse_scores(cand, scores_from_raw(raw, task))
+            out = cands.scores_of(cand, raw, task)
             return cands.prior_correction(out, y_fit, y_all, n_classes) if cand.resample else out
 
         if options.model in ("xgboost", "lightgbm"):
@@ -294,7 +305,8 @@ def _run_candidate(
             val_raw, test_raw, fit_history, model, info = out
         else:
             y_tr_t = target_tensor(y_tr_np, task)
-            start = optimal_start(loss, y_tr_t, output_size(task, n_classes))
+            outputs = cands.n_outputs(cand, task, n_classes)
+            start = optimal_start(loss, y_tr_t, outputs)
             torch.manual_seed(options.train.seed)
             net = build_net(
                 options.model,
@@ -305,8 +317,13 @@ def _run_candidate(
                 options.train.hidden,
                 start,
                 log_link=cands.log_link(cand),
+                n_outputs=outputs,
             )
-            cw = cand.frozen.get("weight") if task == "multiclass" else None
+            cw = (
+                cand.frozen.get("weight")
+                if task in ("multiclass", "ordinal") and cand.entry.kind == "softmax"
+                else None
+            )
             on_epoch = _epoch_callback(task, metric, y_va_orig, options.train.epochs, label, progress, scores)
             result = fit(
                 net,

@@ -21,7 +21,7 @@ __all__ = ["TabularNet", "build_net", "output_size"]
 
 
 def output_size(task: str, n_classes: int) -> int:
-    return n_classes if task == "multiclass" else 1
+    return n_classes if task in ("multiclass", "ordinal") else 1
 
 
 class TabularNet(nn.Module):
@@ -94,6 +94,7 @@ def build_net(
     start: Tensor | None = None,
     *,
     log_link: bool = False,
+    n_outputs: int | None = None,
 ) -> TabularNet:
     """The ``mlp`` or ``linear`` model; its output map starts at ``start`` (default: the training baseline).
 
@@ -116,4 +117,5 @@ def build_net(
     if start is not None:
         loc = start
     layers = tuple(hidden) if kind == "mlp" else ()
-    return TabularNet(n_features, output_size(task, n_classes), layers, loc=loc, scale=scale)
+    outputs = n_outputs or output_size(task, n_classes)
+    return TabularNet(n_features, outputs, layers, loc=loc, scale=scale)

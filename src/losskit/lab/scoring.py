@@ -6,7 +6,9 @@ multi-class ``accuracy``, ``macro_f1``, ``balanced_accuracy``, ``log_loss``; reg
 ``rmse``, ``mse``, ``median_ae``, ``r2``, ``poisson_deviance`` (the mean Poisson deviance
 ``2 (y log(y / mu) - y + mu)`` of a non-negative target, scikit-learn's
 ``mean_poisson_deviance``; a prediction below ``POISSON_FLOOR`` counts as that floor, so a
-model that predicts a zero or negative mean gets a large finite deviance instead of an error).
+model that predicts a zero or negative mean gets a large finite deviance instead of an error);
+ordinal ``mae`` (on the level index), ``qwk`` (quadratic weighted kappa) and ``accuracy`` of the
+predicted level, the median of the level probabilities (CORN's :func:`losskit.corn_predict`).
 Threshold-dependent binary metrics are computed at the threshold tuned on validation:
 ``recall_at_precision=P`` tunes the threshold for the best recall with validation precision >= P
 and scores the *test* recall at that threshold (so a precision target missed on new data shows
@@ -44,12 +46,13 @@ __all__ = [
     "paired_bootstrap",
     "parse_metric",
     "score_candidates",
+    "median_level",
     "metrics_of",
     "tune_threshold",
 ]
 
 POISSON_FLOOR = 1e-6
-DEFAULT_METRIC = {"binary": "pr_auc", "multiclass": "macro_f1", "regression": "mae"}
+DEFAULT_METRIC = {"binary": "pr_auc", "multiclass": "macro_f1", "regression": "mae", "ordinal": "mae"}
 
 # name -> (higher is better, needs a threshold, takes a parameter)
 _BINARY = {
@@ -80,7 +83,12 @@ _REGRESSION = {
     "r2": (True, False, False),
     "poisson_deviance": (False, False, False),
 }
-_TABLES = {"binary": _BINARY, "multiclass": _MULTICLASS, "regression": _REGRESSION}
+_ORDINAL = {
+    "mae": (False, False, False),
+    "qwk": (True, False, False),
+    "accuracy": (True, False, False),
+}
+_TABLES = {"binary": _BINARY, "multiclass": _MULTICLASS, "regression": _REGRESSION, "ordinal": _ORDINAL}
 
 
 @dataclass(frozen=True)
@@ -162,6 +170,8 @@ class Scorer:
             self.pred = (self.scores >= self.threshold).astype(np.float64)
         elif spec.task == "multiclass":
             self.pred = self.scores.argmax(axis=1)
+        elif spec.task == "ordinal":
+            self.pred = median_level(self.scores)
         elif spec.name == "poisson_deviance":
             if np.any(self.y < 0):
                 raise LossInputError("metric", "a non-negative target for poisson_deviance", "negative targets")
@@ -177,6 +187,8 @@ class Scorer:
             return self._binary(w)
         if self.spec.task == "multiclass":
             return self._multiclass(w)
+        if self.spec.task == "ordinal":
+            return self._ordinal(w)
         return self._regression(w)
 
     def _binary(self, w: np.ndarray) -> float:
@@ -220,6 +232,20 @@ class Scorer:
             return float(np.mean(tp[seen] / support[seen]))
         denom = support + predicted  # macro F1: 2 TP / (2 TP + FP + FN) per class, 0 where undefined
         return float(np.mean(np.divide(2 * tp, denom, out=np.zeros(c), where=denom > 0)))
+
+    def _ordinal(self, w: np.ndarray) -> float:
+        name, y, pred = self.spec.name, self.y, self.pred
+        if name == "mae":
+            return float(np.sum(w * np.abs(pred - y)) / w.sum())
+        if name == "accuracy":
+            return float(np.sum(w * (pred == y)) / w.sum())
+        k = self.scores.shape[1]  # quadratic weighted kappa over the levels 0 .. K-1
+        observed = np.bincount(y * k + pred, weights=w, minlength=k * k).reshape(k, k)
+        expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / observed.sum()
+        levels = np.arange(k)
+        weights = (levels[:, None] - levels[None, :]) ** 2
+        denom = np.sum(weights * expected)
+        return float(1.0 - np.sum(weights * observed) / denom) if denom > 0 else float("nan")
 
     def _regression(self, w: np.ndarray) -> float:
         name, err = self.spec.name, self.scores - self.y
@@ -311,13 +337,28 @@ def tune_threshold(metric: MetricSpec, y: np.ndarray, scores: np.ndarray) -> flo
     return threshold if np.isfinite(threshold) else 0.5
 
 
+def median_level(probabilities: np.ndarray) -> np.ndarray:
+    """``(N,)`` the median level of ``(N, K)`` level probabilities: the first level whose cumulative
+    probability reaches 1/2 (for CORN, the level :func:`losskit.corn_predict` gives)."""
+    cdf = np.cumsum(probabilities, axis=1)
+    return np.minimum((cdf < 0.5).sum(axis=1), probabilities.shape[1] - 1)
+
+
 def metrics_of(task: str, y: np.ndarray, scores: np.ndarray, threshold: float | None) -> dict[str, float]:
     """:func:`losskit.evaluate.metrics` of ``scores`` (undefined ones, e.g. precision with no
-    predicted positive, without warnings)."""
-    from losskit.evaluate import metrics
+    predicted positive, without warnings); for ordinal levels :func:`losskit.evaluate.level_mae`,
+    :func:`~losskit.evaluate.quadratic_weighted_kappa` and the accuracy of the median level."""
+    from losskit.evaluate import level_mae, metrics, quadratic_weighted_kappa
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if task == "ordinal":
+            pred, k = median_level(scores), scores.shape[1]
+            return {
+                "mae": float(level_mae(y, pred)),
+                "qwk": float(quadratic_weighted_kappa(y, pred, num_levels=k)),
+                "accuracy": float(np.mean(pred == y)),
+            }
         return metrics(y, scores, task=task, threshold=threshold)
 
 
