@@ -23,7 +23,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from losskit._optional import requires_extra
+from losskit._optional import guard_submodules, requires_extra
+
+guard_submodules("losskit.lab", "lab")  # `import losskit.lab.drift` on a core install: one line naming the extra
 
 _EXPORTS = {
     "CompareOptions": "losskit.lab.compare",

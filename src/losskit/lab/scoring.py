@@ -1,10 +1,10 @@
 """The metric that picks the winner (``--metric``), and paired bootstrap intervals for it.
 
-Names: binary ``f1``, ``precision``, ``recall``, ``pr_auc``, ``roc_auc``, ``recall_at_precision=P``,
+Names: binary ``f1``, ``precision``, ``recall``, ``average_precision``, ``roc_auc``, ``recall_at_precision=P``,
 ``precision_at_recall=R``, ``balanced_accuracy``, ``mcc``, ``accuracy``, ``log_loss``, ``brier``;
 multi-class ``accuracy``, ``macro_f1``, ``balanced_accuracy``, ``log_loss``; regression ``mae``,
-``rmse``, ``mse``, ``median_ae``, ``r2``, ``poisson_deviance`` (the mean Poisson deviance
-``2 (y log(y / mu) - y + mu)`` of a non-negative target, scikit-learn's
+``rmse``, ``mse``, ``median_absolute_error``, ``r2``, ``poisson_deviance`` (the mean Poisson
+deviance ``2 (y log(y / mu) - y + mu)`` of a non-negative target, scikit-learn's
 ``mean_poisson_deviance``; a prediction below ``POISSON_FLOOR`` counts as that floor, so a
 model that predicts a zero or negative mean gets a large finite deviance instead of an error);
 ordinal ``mae`` (on the level index), ``qwk`` (quadratic weighted kappa) and ``accuracy`` of the
@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 POISSON_FLOOR = 1e-6
-DEFAULT_METRIC = {"binary": "pr_auc", "multiclass": "macro_f1", "regression": "mae", "ordinal": "mae"}
+DEFAULT_METRIC = {"binary": "average_precision", "multiclass": "macro_f1", "regression": "mae", "ordinal": "mae"}
 
 # name -> (higher is better, needs a threshold, takes a parameter)
 _BINARY = {
@@ -62,7 +62,7 @@ _BINARY = {
     "balanced_accuracy": (True, True, False),
     "mcc": (True, True, False),
     "accuracy": (True, True, False),
-    "pr_auc": (True, False, False),
+    "average_precision": (True, False, False),
     "roc_auc": (True, False, False),
     "recall_at_precision": (True, True, True),
     "precision_at_recall": (True, True, True),
@@ -79,7 +79,7 @@ _REGRESSION = {
     "mae": (False, False, False),
     "rmse": (False, False, False),
     "mse": (False, False, False),
-    "median_ae": (False, False, False),
+    "median_absolute_error": (False, False, False),
     "r2": (True, False, False),
     "poisson_deviance": (False, False, False),
 }
@@ -161,7 +161,7 @@ class Scorer:
     def __init__(self, spec: MetricSpec, y: np.ndarray, scores: np.ndarray, threshold: float | None = None) -> None:
         self.spec, self.y, self.scores = spec, np.asarray(y), np.asarray(scores, dtype=np.float64)
         self.threshold = 0.5 if threshold is None else float(threshold)
-        if spec.task == "binary" and spec.name in ("pr_auc", "roc_auc"):
+        if spec.task == "binary" and spec.name in ("average_precision", "roc_auc"):
             self.order = np.argsort(-self.scores, kind="stable")
             ranked = self.scores[self.order]
             self.ends = np.flatnonzero(np.r_[ranked[1:] != ranked[:-1], True])  # last row of each tied group
@@ -177,7 +177,7 @@ class Scorer:
                 raise LossInputError("metric", "a non-negative target for poisson_deviance", "negative targets")
             mu = np.maximum(self.scores, POISSON_FLOOR)
             self.deviance = 2.0 * (xlogy(self.y, self.y / mu) - self.y + mu)
-        elif spec.name == "median_ae":
+        elif spec.name == "median_absolute_error":
             self.abs_sorted = np.sort(np.abs(self.scores - self.y))
             self.order = np.argsort(np.abs(self.scores - self.y), kind="stable")
 
@@ -193,14 +193,14 @@ class Scorer:
 
     def _binary(self, w: np.ndarray) -> float:
         name, y = self.spec.name, self.y
-        if name in ("pr_auc", "roc_auc"):
+        if name in ("average_precision", "roc_auc"):
             wr = w[self.order]
             tp = np.cumsum(wr * self.y_ranked)[self.ends]
             fp = np.cumsum(wr * (1.0 - self.y_ranked))[self.ends]
             pos, neg = tp[-1], fp[-1]
             if pos <= 0 or (name == "roc_auc" and neg <= 0):
                 return float("nan")
-            if name == "pr_auc":  # sum over thresholds of (R_k - R_{k-1}) P_k
+            if name == "average_precision":  # sum over thresholds of (R_k - R_{k-1}) P_k
                 precision = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=(tp + fp) > 0)
                 return float(np.sum(np.diff(np.r_[0.0, tp / pos]) * precision))
             return float(np.trapezoid(np.r_[0.0, tp / pos], np.r_[0.0, fp / neg]))
@@ -257,7 +257,7 @@ class Scorer:
             return mse if name == "mse" else float(np.sqrt(mse))
         if name == "poisson_deviance":
             return float(np.sum(w * self.deviance) / total)
-        if name == "median_ae":  # the smallest error whose cumulative weight reaches half
+        if name == "median_absolute_error":  # the smallest error whose cumulative weight reaches half
             cum = np.cumsum(w[self.order])
             return float(self.abs_sorted[np.searchsorted(cum, 0.5 * total)])
         mean = np.sum(w * self.y) / total
