@@ -311,6 +311,7 @@ _COLUMNS = {
         "log_loss": "log-loss",
     },
     "multiclass": {"accuracy": "accuracy", "macro_f1": "macro F1", "log_loss": "log-loss"},
+    "ordinal": {"mae": "level MAE", "qwk": "QWK", "accuracy": "accuracy"},
     "regression": {"mae": "MAE", "rmse": "RMSE", "median_absolute_error": "median AE", "r2": "R²"},
 }
 
@@ -356,9 +357,12 @@ def render_report(result: LabResult) -> str:
     t = result.table
     with rc_context({"svg.fonttype": "none", "font.size": 8, "axes.grid": True, "grid.alpha": 0.3}):
         figures = [("Loss curves", _loss_curves(result))]
-        figures += {"binary": _binary_curves, "multiclass": _multiclass_curves, "regression": _regression_curves}[
-            t.task
-        ](result)
+        figures += {
+            "binary": _binary_curves,
+            "multiclass": _multiclass_curves,
+            "ordinal": _multiclass_curves,
+            "regression": _regression_curves,
+        }[t.task](result)
     sizes = result.plan.sizes
     advice = result.advice or {}
     parts = [

@@ -121,8 +121,8 @@ def _threads(n: int) -> Iterator[None]:
 
 
 def target_tensor(y: np.ndarray, task: str) -> Tensor:
-    """Class indices as int64 for multi-class, float32 otherwise (0/1 for binary)."""
-    return torch.as_tensor(y, dtype=torch.int64 if task == "multiclass" else torch.float32)
+    """Class (level) indices as int64 for multi-class and ordinal, float32 otherwise (0/1 for binary)."""
+    return torch.as_tensor(y, dtype=torch.int64 if task in ("multiclass", "ordinal") else torch.float32)
 
 
 @torch.no_grad()
