@@ -136,8 +136,10 @@ def triplet_margin_loss(
     if anchor.dim() not in (1, 2):
         raise LossInputError("anchor", "a 1-d (D,) or 2-d (N, D) tensor", describe(anchor))
     check_float("positive", positive)
+    check_same_device("positive", positive, anchor, "anchor")
     check_same_shape("positive", positive, anchor.shape, "the shape of `anchor`")
     check_float("negative", negative)
+    check_same_device("negative", negative, anchor, "anchor")
     check_same_shape("negative", negative, anchor.shape, "the shape of `anchor`")
     check_scalar_range("margin", margin, 0.0)
     check_scalar_range("p", p, 0.0, math.inf, low_inclusive=False)
@@ -373,6 +375,7 @@ def info_nce(
     check_reduction(reduction)
     _check_matrix("query", query)
     _check_matrix("key", key)
+    check_same_device("key", key, query, "query")
     check_same_shape("key", key, query.shape, "the shape of `query`: row i of each is a positive pair")
     _check_temperature(temperature)
     dtype = compute_dtype(query)

@@ -66,9 +66,11 @@ def margin_ranking_loss(
     check_reduction(reduction)
     check_float("input1", input1)
     check_float("input2", input2)
+    check_same_device("input2", input2, input1, "input1")
     check_same_shape("input2", input2, input1.shape, "the shape of `input1`")
     if not isinstance(target, Tensor):
         raise LossInputError("target", "a torch.Tensor", type(target).__name__)
+    check_same_device("target", target, input1, "input1")
     check_same_shape("target", target, input1.shape, "the shape of `input1`")
     if reads_values(target) and not bool(((target == 1) | (target == -1)).all()):
         raise LossInputError("target", "-1 or 1 everywhere", "other values")

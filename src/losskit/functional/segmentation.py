@@ -66,7 +66,7 @@ from losskit._validation import (
     check_scalar_range,
     check_values_in_range,
     describe,
-    values_checked,
+    reads_values,
 )
 from losskit.functional.classification import binary_cross_entropy_with_logits
 
@@ -125,7 +125,7 @@ def _mask_inputs(
             )
         if target.is_complex():
             raise LossInputError("target", "a real 0/1 mask", describe(target))
-        if values_checked() and target.numel():
+        if reads_values(target):
             kept = target if ignore_index is None else target[target != ignore_index]
             check_values_in_range("target", kept.double(), 0.0, 1.0)
     if weight is not None:
@@ -138,7 +138,7 @@ def _mask_inputs(
     valid = None
     if ignore_index is not None:
         valid = y != ignore_index
-        if values_checked() and bool(valid.all()):
+        if reads_values(valid) and bool(valid.all()):
             valid = None  # nothing ignored: skip the masking
         elif multiclass:
             valid = valid.unsqueeze(1)
