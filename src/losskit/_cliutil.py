@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from losskit._errors import CLIError, LossInputError
-from losskit._optional import extra_error
+from losskit._optional import already_worded, extra_error
 
 __all__ = [
     "flag_names",
@@ -186,7 +186,7 @@ def missing_column(flag: str, name: str, columns: Iterable[object], where: str) 
 
 def missing_extra(exc: ModuleNotFoundError) -> str | None:
     """``... needs the optional package 'x': pip install 'losskit[lab]'``, or None for another module."""
-    if "pip install 'losskit[" in str(exc):  # already worded by the package that needs it
+    if already_worded(exc):  # by the package that needs it
         return str(exc)
     error = extra_error(exc, "this command")
     return None if error is None else str(error)

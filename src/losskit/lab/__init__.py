@@ -23,7 +23,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from losskit._optional import requires_extra
+from losskit._optional import name_extras_of_submodules, requires_extra
+
+name_extras_of_submodules(__name__)  # `import losskit.lab.compare` on a core install names the extra
 
 _EXPORTS = {
     "CompareOptions": "losskit.lab.compare",
