@@ -28,6 +28,7 @@ from losskit._validation import (
     as_class_indices,
     check_class_indices,
     check_float,
+    check_input,
     check_reduction,
     check_same_device,
     check_same_shape,
@@ -45,11 +46,11 @@ def _crf_inputs(
     end_transitions: Tensor | None,
     mask: Tensor | None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    check_float("input", input)
+    check_input("input", input)
     if input.dim() != 3:
         raise LossInputError("input", "emission scores of shape (N, T, C)", describe(input))
     n, steps, c = input.shape
-    check_float("transitions", transitions)
+    check_input("transitions", transitions)
     check_same_device("transitions", transitions, input)
     check_same_shape("transitions", transitions, (c, c), "(C, C) for C tags")
     dtype = compute_dtype(input)

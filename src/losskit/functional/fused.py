@@ -22,6 +22,7 @@ from losskit._validation import (
     check_class_indices,
     check_float,
     check_has_values,
+    check_input,
     check_integer,
     check_reduction,
     check_same_device,
@@ -49,8 +50,8 @@ def _check(
     ignore_index: int,
     process_group: Any,
 ) -> None:
-    check_float("input", input)
-    check_float("linear_weight", linear_weight)
+    check_input("input", input)
+    check_input("linear_weight", linear_weight)
     check_same_device("linear_weight", linear_weight, input)
     if linear_weight.dim() != 2:
         raise LossInputError("linear_weight", "a 2-d tensor (V, H)", describe(linear_weight))

@@ -55,10 +55,11 @@ from losskit._numerics import compute_dtype, restore, upcast
 from losskit._reduction import NumItems, reduce_loss
 from losskit._validation import (
     as_class_indices,
+    check_bool,
     check_choice,
     check_class_indices,
-    check_float,
     check_ignore_index,
+    check_input,
     check_reduction,
     check_same_device,
     check_same_shape,
@@ -96,7 +97,7 @@ class _Masks:
 def _mask_inputs(
     input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int | None, reduction: str
 ) -> _Masks:
-    check_float("input", input)
+    check_input("input", input)
     if not isinstance(target, Tensor):
         raise LossInputError("target", "a torch.Tensor", type(target).__name__)
     check_same_device("target", target, input)
@@ -257,6 +258,7 @@ def dice_loss(
         >>> round(losskit.dice_loss(logits, target).item(), 4)
         0.0003
     """
+    check_bool("batch", batch)
     _check_region_options(smooth, classes)
     m = _mask_inputs(input, target, weight, ignore_index, reduction)
     return _dice(m, None, smooth, classes, batch, reduction, num_items, input)
@@ -304,6 +306,7 @@ def tversky_loss(
         >>> round(losskit.tversky_loss(logits, target, alpha=0.3, beta=0.7).item(), 4)  # TP 0.5, FP 1.5, FN 0.5
         0.6154
     """
+    check_bool("batch", batch)
     check_scalar_range("alpha", alpha, 0.0)
     check_scalar_range("beta", beta, 0.0)
     _check_region_options(smooth, classes)
@@ -351,6 +354,7 @@ def focal_tversky_loss(
         >>> round(losskit.focal_tversky_loss(logits, target).item(), 4)  # (1 - 0.5 / 1.3) ** 0.75
         0.6948
     """
+    check_bool("batch", batch)
     check_scalar_range("alpha", alpha, 0.0)
     check_scalar_range("beta", beta, 0.0)
     check_scalar_range("gamma", gamma, 0.0, low_inclusive=False)
@@ -451,6 +455,7 @@ def lovasz_softmax_loss(
         >>> round(losskit.lovasz_softmax_loss(logits, torch.tensor([[[0, 1]]])).item(), 4)
         0.018
     """
+    check_bool("batch", batch)
     check_choice("classes", classes, CLASSES)
     m = _mask_inputs(input, target, weight, ignore_index, reduction)
     x, y, valid = m.x, m.y, m.valid
@@ -512,6 +517,7 @@ def lovasz_hinge_loss(
         >>> losskit.lovasz_hinge_loss(logits, target).item()  # hinge errors 0, 0, 0.5: only the last
         0.25
     """
+    check_bool("batch", batch)
     if isinstance(target, Tensor) and isinstance(input, Tensor) and target.dim() != input.dim():
         raise LossInputError("target", f"a 0/1 mask of shape {tuple(input.shape)}", describe(target))
     m = _mask_inputs(input, target, weight, ignore_index, reduction)
@@ -569,6 +575,7 @@ def dice_ce_loss(
         >>> round(losskit.dice_ce_loss(logits, torch.tensor([[[0, 1]]])).item(), 4)
         0.0007
     """
+    check_bool("batch", batch)
     check_scalar_range("lambda_dice", lambda_dice, 0.0)
     check_scalar_range("lambda_ce", lambda_ce, 0.0)
     _check_region_options(smooth, classes)

@@ -35,6 +35,7 @@ from losskit._errors import LossInputError
 from losskit._numerics import compute_dtype, restore, upcast
 from losskit._reduction import NumItems, reduce_loss
 from losskit._validation import (
+    check_bool,
     check_float,
     check_has_values,
     check_integer,
@@ -235,7 +236,8 @@ def ctc_loss(
         >>> losskit.ctc_loss(logits.log_softmax(-1), torch.tensor([[1, 2]]), [4], [2], reduction="sum")
         tensor(1.6864)
     """
-    check_float("log_probs", log_probs)
+    check_bool("zero_infinity", zero_infinity)
+    check_float("log_probs", log_probs)  # NaN in padding frames is fine; frames in use are checked below
     if log_probs.dim() != 3:
         raise LossInputError("log_probs", "of shape (T, N, C)", describe(log_probs))
     t_max, n, num_classes = log_probs.shape
