@@ -24,7 +24,7 @@ SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
-    return {**env, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")]), **extra}
+    return {**env, "PYTHONPATH": os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])), **extra}
 
 
 @pytest.fixture(scope="module")

@@ -189,11 +189,30 @@ def _collective_failed(exc: RuntimeError, ctx: Any, timeout: float) -> CLIError 
     """One line for a collective that failed because of another rank; None for any other error."""
     if not ctx.active or not _COLLECTIVE_FAILURE.search(str(exc)):
         return None
-    first = re.sub(r"^\[[^\]]*\]\s*", "", (str(exc).strip().splitlines() or [type(exc).__name__])[0])
     return CLIError(
         f"rank {ctx.rank} of {ctx.world_size}: a collective failed, another rank stalled or exited "
-        f"(--timeout {timeout:g} s): {first}"
+        f"(--timeout {timeout:g} s): {_first_line(exc)}"
     )
+
+
+def _first_line(exc: RuntimeError) -> str:
+    return re.sub(r"^\[[^\]]*\]\s*", "", (str(exc).strip().splitlines() or [type(exc).__name__])[0])
+
+
+def _join(distributed: bool, timeout: float) -> Any:
+    """The process group (or none); a rank that never joins ends the others in one line."""
+    import os
+
+    from losskit.lab.distributed import setup
+
+    try:
+        return setup(distributed, timeout=timeout)
+    except RuntimeError as exc:  # torch.distributed's rendezvous gave up waiting
+        rank, world = os.environ.get("RANK", "?"), os.environ.get("WORLD_SIZE", "?")
+        raise CLIError(
+            f"rank {rank} of {world}: not every rank joined the process group within --timeout {timeout:g} s: "
+            f"{_first_line(exc)}"
+        ) from exc
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -202,12 +221,11 @@ def _compare(args: argparse.Namespace) -> int:
     from losskit.lab.compare import CompareOptions, run_compare
     from losskit.lab.console import Progress, print_summary
     from losskit.lab.data import load_frame
-    from losskit.lab.distributed import setup
     from losskit.lab.train import TrainConfig
 
     _check_before_training(args)
     torch.set_num_threads(args.threads)
-    ctx = setup(args.distributed, timeout=args.timeout)
+    ctx = _join(args.distributed, args.timeout)
     try:
         with reworded("DATA", "path", "DATA"):
             frame = load_frame(args.data)
