@@ -34,4 +34,23 @@ for command in "advise $work/d.csv --target y" "audit losskit:mse_loss --task re
         echo "ok   losskit $command: $err"
     fi
 done
+# The library: every lab module and every package that needs an extra says which, in one line.
+if ! "$VENV/bin/python" - <<'PY'
+import importlib, pkgutil, sys
+import losskit.lab
+names = [f"losskit.lab.{m.name}" for m in pkgutil.iter_modules(losskit.lab.__path__)]
+bad = 0
+for name in [*names, "losskit.evaluate", "losskit.gbdt"]:
+    try:
+        importlib.import_module(name)
+        print(f"ok   import {name}")
+    except ModuleNotFoundError as exc:
+        good = "\n" not in str(exc) and "pip install 'losskit[" in str(exc)
+        bad += not good
+        print(f"{'ok  ' if good else 'FAIL'} import {name}: {exc}")
+sys.exit(1 if bad else 0)
+PY
+then
+    status=1
+fi
 exit $status

@@ -288,10 +288,6 @@ def test_library_without_the_extras_names_the_extra() -> None:
         "import losskit.gbdt": "losskit.gbdt needs the optional package 'scipy': pip install 'losskit[gbdt]'",
         "import losskit.lab; losskit.lab.run_compare": "losskit.lab needs the optional package 'pandas': "
         "pip install 'losskit[lab]'",
-        "import losskit.lab.compare": "losskit.lab.compare needs the optional package 'pandas': "
-        "pip install 'losskit[lab]'",
-        "from losskit.lab import drift": "losskit.lab.drift needs the optional package 'pandas': "
-        "pip install 'losskit[lab]'",
         "import losskit; losskit.advise([0.5, 1.5, 2.25, 7.0, 3.5, 1.25])": "losskit.advise on a continuous target "
         "needs the optional package 'scipy': pip install 'losskit[eval]'",
     }

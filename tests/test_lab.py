@@ -80,7 +80,7 @@ def test_compare_writes_every_artefact(binary_run: Path, capsys: pytest.CaptureF
     assert any(c["loss"].endswith("+ undersampling") for c in summary["candidates"])
     weighted = [c for c in summary["candidates"] if c["origin"] == "alternative" and "pos_weight" in c["options"]]
     assert len(weighted) == 1 and isinstance(weighted[0]["options"]["pos_weight"], float)
-    assert summary["metric"] == "pr_auc"  # the advisor's first metric for a rare positive class
+    assert summary["metric"] == "average_precision"  # the advisor's first metric for a rare positive class
     for c in summary["candidates"]:
         low, high = c["interval"]
         assert low <= c["value"] <= high
@@ -97,7 +97,7 @@ def test_metrics_csv_logs_every_epoch_with_reference_loss(binary_run: Path) -> N
     for loss_rows in by_loss.values():
         assert [int(r["epoch"]) for r in loss_rows] == list(range(1, len(loss_rows) + 1))
         for r in loss_rows:
-            for key in ("train_loss", "val_loss", "train_ref", "val_ref", "val_pr_auc", "val_roc_auc"):
+            for key in ("train_loss", "val_loss", "train_ref", "val_ref", "val_average_precision", "val_roc_auc"):
                 assert math.isfinite(float(r[key])), key
     plain = by_loss["binary_cross_entropy_with_logits"]
     # for the plain baseline the candidate loss *is* the reference loss, on both splits
@@ -120,7 +120,7 @@ def test_model_card_round_trips_and_records_the_run(binary_run: Path) -> None:
     assert data["metric"]["low"] <= data["metric"]["value"] <= data["metric"]["high"]
     assert len(data["reference"]["score_quantiles"]) == 201
     assert any(r.startswith("At the default threshold 0.5") for r in data["loss"]["reasons"])
-    assert any("tuned on validation for F1 (pr_auc itself does not" in r for r in data["loss"]["reasons"])
+    assert any("tuned on validation for F1 (average_precision itself does not" in r for r in data["loss"]["reasons"])
     if "pos_weight" in data["loss"]["options"]:  # frozen as a number, not "balanced"
         assert isinstance(data["loss"]["options"]["pos_weight"], float)
     md = (binary_run / "out" / "model_card.md").read_text()
@@ -159,7 +159,7 @@ def test_regression_explicit_losses_and_cv(tmp_path: Path) -> None:
         "--cv",
         "2",
         "--metric",
-        "median_ae",
+        "median_absolute_error",
         "--out",
         str(tmp_path / "o"),
         *FAST,

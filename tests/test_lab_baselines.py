@@ -6,6 +6,11 @@ runs through :func:`~losskit.lab.compare.run_compare` with default options (advi
 the MLP) and the winner's test metric is held against the baseline fitted on the same training
 rows and scored on the same test rows: a standardised ``LogisticRegression`` (accuracy, at most
 0.02 below) or ``HistGradientBoostingRegressor`` (MAE, at most 5% above), both with defaults.
+
+The comparison is averaged over three seeded splits (``--seed 0, 1, 2``): one test row is 0.012
+of breast cancer's 86 test rows and 0.043 of iris' 23, so a single split cannot resolve 0.02.
+Measured with the old weight decay (1e-4, no regularisation): breast cancer 0.035, 0.035 and 0.000
+below the baseline; with the default 1.0: 0.023, 0.012 and 0.000 (mean 0.012).
 """
 
 from __future__ import annotations
@@ -21,34 +26,36 @@ from sklearn.preprocessing import StandardScaler
 from losskit.lab.compare import CompareOptions, run_compare
 from losskit.lab.train import TrainConfig
 
-# table -> (loader, largest accuracy shortfall / MAE ratio allowed)
-TABLES = {
-    "iris": (load_iris, 0.02),
-    "wine": (load_wine, 0.02),
-    # measured: 0.942 against 0.977, three more errors among 86 test rows; the MLP is
-    # over-confident on them where the regularised logistic regression is not (docs/lab.md)
-    "breast_cancer": (load_breast_cancer, 0.04),
-    "diabetes": (load_diabetes, 1.05),
-}
+# table -> loader; every table is held to 0.02 accuracy / 5% MAE, averaged over SEEDS
+TABLES = {"iris": load_iris, "wine": load_wine, "breast_cancer": load_breast_cancer, "diabetes": load_diabetes}
+SEEDS = (0, 1, 2)
+
+
+def _lab_and_baseline(frame, seed: int) -> tuple[str, float, float, bool]:
+    """(task, the lab winner's test metric, the baseline's on the same rows, every fit converged)."""
+    result = run_compare(frame, CompareOptions(target="target", bootstrap=20, train=TrainConfig(seed=seed)))
+    fold, test = result.plan.folds[0], result.plan.test
+    x, y = frame.drop(columns="target").to_numpy(), frame["target"].to_numpy()
+    converged = all(f["converged"] for r in result.results for f in r.fits)
+    if result.table.task == "regression":
+        baseline = HistGradientBoostingRegressor(random_state=0).fit(x[fold.train], y[fold.train])
+        reference = float(np.mean(np.abs(baseline.predict(x[test]) - y[test])))
+        return "regression", result.winner.test_metrics["mae"], reference, converged
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(x[fold.train], y[fold.train])
+    reference = float(np.mean(model.predict(x[test]) == y[test]))
+    return "classification", result.winner.test_metrics["accuracy"], reference, converged
 
 
 @pytest.mark.parametrize("name", sorted(TABLES))
 def test_default_settings_match_a_plain_sklearn_baseline(name):
-    loader, allowed = TABLES[name]
-    frame = loader(as_frame=True).frame
-    result = run_compare(frame, CompareOptions(target="target", bootstrap=20))
-    fold, test = result.plan.folds[0], result.plan.test
-    x, y = frame.drop(columns="target").to_numpy(), frame["target"].to_numpy()
-    winner = result.winner
-    if result.table.task == "regression":
-        baseline = HistGradientBoostingRegressor(random_state=0).fit(x[fold.train], y[fold.train])
-        reference = float(np.mean(np.abs(baseline.predict(x[test]) - y[test])))
-        assert winner.test_metrics["mae"] <= allowed * reference, (winner.test_metrics["mae"], reference)
+    frame = TABLES[name](as_frame=True).frame
+    runs = [_lab_and_baseline(frame, seed) for seed in SEEDS]
+    lab, reference = np.mean([r[1] for r in runs]), np.mean([r[2] for r in runs])
+    if runs[0][0] == "regression":
+        assert lab <= 1.05 * reference, runs
     else:
-        baseline = make_pipeline(StandardScaler(), LogisticRegression()).fit(x[fold.train], y[fold.train])
-        reference = float(np.mean(baseline.predict(x[test]) == y[test]))
-        assert winner.test_metrics["accuracy"] >= reference - allowed, (winner.test_metrics["accuracy"], reference)
-    assert all(f["converged"] for r in result.results for f in r.fits)
+        assert lab >= reference - 0.02, runs
+    assert all(r[3] for r in runs)
 
 
 def test_iris_trains_many_steps_per_epoch_and_runs_past_forty_epochs():

@@ -85,7 +85,12 @@ def test_auto_regression_on_a_log_scale_target_trains_log1p_and_scores_in_origin
 def test_explicit_log1p_candidate_beats_raw_mse_on_a_multiplicative_target() -> None:
     frame = _frame("regression", n=400, seed=3)
     opts = CompareOptions(
-        target="y", task="regression", losses="mse:target=log1p,mse", metric="median_ae", train=FEW, bootstrap=5
+        target="y",
+        task="regression",
+        losses="mse:target=log1p,mse",
+        metric="median_absolute_error",
+        train=FEW,
+        bootstrap=5,
     )
     log_fit, raw_fit = run_compare(frame, opts).results
     assert log_fit.candidate.label == "mse_loss on log1p(y)" and raw_fit.candidate.label == "mse_loss"

@@ -29,7 +29,7 @@ def _resample() -> tuple[np.ndarray, np.ndarray]:
 
 # name -> scikit-learn on the explicitly resampled rows (an independent implementation)
 BINARY_REFERENCES = {
-    "pr_auc": lambda y, p, t: skm.average_precision_score(y, p),
+    "average_precision": lambda y, p, t: skm.average_precision_score(y, p),
     "roc_auc": lambda y, p, t: skm.roc_auc_score(y, p),
     "f1": lambda y, p, t: skm.f1_score(y, p >= t),
     "precision": lambda y, p, t: skm.precision_score(y, p >= t),
@@ -73,7 +73,7 @@ REGRESSION_REFERENCES = {
     "mse": skm.mean_squared_error,
     "rmse": skm.root_mean_squared_error,
     "r2": skm.r2_score,
-    "median_ae": skm.median_absolute_error,  # N is odd: the median is one of the errors
+    "median_absolute_error": skm.median_absolute_error,  # N is odd: the median is one of the errors
 }
 
 
@@ -97,7 +97,7 @@ def test_paired_bootstrap_intervals_and_win_rates() -> None:
 
 def test_parse_metric_errors_name_the_option() -> None:
     with pytest.raises(LossInputError, match="`metric`"):
-        parse_metric("pr_auc", "regression")
+        parse_metric("average_precision", "regression")
     with pytest.raises(LossInputError, match="`metric`"):
         parse_metric("recall_at_precision=1.5", "binary")
     assert parse_metric("recall_at_precision=0.9", "binary").tuning() == {

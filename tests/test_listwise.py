@@ -222,5 +222,5 @@ def test_pad_lists_round_trip_and_gradient():
 def test_pad_lists_bad_input():
     with pytest.raises(LossInputError, match="`group`"):
         losskit.pad_lists(torch.zeros(3), torch.zeros(3), torch.zeros(3))
-    with pytest.raises(LossInputError, match="`relevance`"):
+    with pytest.raises(LossInputError, match="`target`"):
         losskit.pad_lists(torch.zeros(3), torch.zeros(2), torch.zeros(3, dtype=torch.long))

@@ -15,13 +15,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from losskit._errors import CLIError, LossInputError
-from losskit._optional import already_worded, extra_error
+from losskit._optional import extra_error
 
 __all__ = [
     "flag_names",
@@ -186,9 +187,8 @@ def missing_column(flag: str, name: str, columns: Iterable[object], where: str) 
 
 def missing_extra(exc: ModuleNotFoundError) -> str | None:
     """``... needs the optional package 'x': pip install 'losskit[lab]'``, or None for another module."""
-    if already_worded(exc):  # by the package that needs it
-        return str(exc)
-    error = extra_error(exc, "this command")
+    named = re.search(r"pip install 'losskit\[(\w+)\]'", str(exc))  # the extra the library named, if it did
+    error = extra_error(exc, "this command", named.group(1) if named else None)
     return None if error is None else str(error)
 
 

@@ -3,10 +3,9 @@
 The core needs only torch and numpy. A package of losskit that needs more imports it inside
 ``with requires_extra("eval", "losskit.evaluate"):``, so that on a core install the import fails
 with ``losskit.evaluate needs the optional package 'sklearn': pip install 'losskit[eval]'``
-instead of a bare ``No module named 'sklearn'``. A package whose ``__init__`` imports nothing
-optional (``losskit.lab``, so that the command line stays cheap) calls
-:func:`name_extras_of_submodules` instead: its submodules imported directly
-(``import losskit.lab.compare``) then name the extra in the same words.
+instead of a bare ``No module named 'sklearn'``. A package that imports its modules lazily (the
+lab, so that the command line starts fast) calls :func:`guard_submodules` instead: importing any
+of its modules directly (``import losskit.lab.drift``) then fails the same way.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-__all__ = ["EXTRAS", "already_worded", "extra_error", "name_extras_of_submodules", "requires_extra"]
+__all__ = ["EXTRAS", "extra_error", "guard_submodules", "requires_extra"]
 
 # The extra that installs each optional top-level module (pyproject.toml); a module that several
 # extras install maps to the one the command-line tools need.
@@ -51,67 +50,54 @@ def extra_error(exc: ModuleNotFoundError, who: str, extra: str | None = None) ->
     )
 
 
-def already_worded(exc: ModuleNotFoundError) -> bool:
-    """Whether ``exc`` already names the extra in its final words (a caller keeps it as it is);
-    the words of a directly imported submodule (:func:`name_extras_of_submodules`) are not final:
-    ``losskit.lab.run_compare`` says ``losskit.lab needs ...``, a command ``this command needs ...``."""
-    return "pip install 'losskit[" in str(exc) and not getattr(exc, "from_submodule", False)
-
-
 @contextmanager
 def requires_extra(extra: str, who: str) -> Iterator[None]:
     """Imports in the block that miss an optional package raise an error naming ``extra``."""
     try:
         yield
     except ModuleNotFoundError as exc:
-        error = None if already_worded(exc) else extra_error(exc, who, extra)
+        error = None if "pip install 'losskit[" in str(exc) else extra_error(exc, who, extra)
         if error is None:
             raise
         raise error from None
 
 
-class _NamingLoader(importlib.abc.Loader):
-    """Runs a module through its own loader; a missing optional package is reworded to name the
-    extra that installs it (every other attribute is the wrapped loader's: source, code, ...)."""
+class _ExtraLoader(importlib.abc.Loader):
+    """Runs a module under :func:`requires_extra`; everything else goes to the real loader."""
 
-    def __init__(self, loader: Any, name: str) -> None:
-        self._loader, self._name = loader, name
+    def __init__(self, loader: Any, extra: str, who: str) -> None:
+        self._loader, self._extra, self._who = loader, extra, who
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
         return self._loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
-        try:
+        with requires_extra(self._extra, self._who):
             self._loader.exec_module(module)
-        except ModuleNotFoundError as exc:
-            error = None if already_worded(exc) else extra_error(exc, self._name)
-            if error is None:
-                raise
-            error.from_submodule = True  # type: ignore[attr-defined]  # a caller may say it in its own words
-            raise error from None
 
-    def __getattr__(self, attr: str) -> Any:
-        return getattr(self._loader, attr)
+    def __getattr__(self, name: str) -> Any:  # get_source, get_resource_reader ... of the real loader
+        return getattr(self._loader, name)
 
 
-class _SubmoduleFinder(importlib.abc.MetaPathFinder):
-    def __init__(self, package: str) -> None:
-        self.prefix = package + "."
+class _ExtraFinder(importlib.abc.MetaPathFinder):
+    def __init__(self, package: str, extra: str) -> None:
+        self.package, self.extra = package, extra
 
     def find_spec(
-        self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if not name.startswith(self.prefix):
+        if not fullname.startswith(self.package + "."):
             return None
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
         if spec is not None and spec.loader is not None:
-            spec.loader = _NamingLoader(spec.loader, name)
+            spec.loader = _ExtraLoader(spec.loader, self.extra, self.package)
         return spec
 
 
-def name_extras_of_submodules(package: str) -> None:
-    """Submodules of ``package`` imported directly name the extra of a missing optional package:
-    ``losskit.lab.compare needs the optional package 'pandas': pip install 'losskit[lab]'``.
-    Call it once, in the package's ``__init__``."""
-    if not any(isinstance(f, _SubmoduleFinder) and f.prefix == package + "." for f in sys.meta_path):
-        sys.meta_path.insert(0, _SubmoduleFinder(package))
+def guard_submodules(package: str, extra: str) -> None:
+    """Every module under ``package`` that misses an optional package raises an error naming ``extra``.
+
+    Call it from the package's ``__init__``, which always runs before any of its modules.
+    """
+    if not any(isinstance(f, _ExtraFinder) and f.package == package for f in sys.meta_path):
+        sys.meta_path.insert(0, _ExtraFinder(package, extra))

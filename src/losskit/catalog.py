@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from losskit._errors import LossInputError
+from losskit._format import option_value
 
 __all__ = [
     "ENTRIES",
@@ -960,7 +961,7 @@ class LossChoice:
         shown = self.options if options is None else options
         text = self.entry.name
         if shown:
-            text += "(" + ", ".join(f"{k}={_short(v)}" for k, v in shown.items()) + ")"
+            text += "(" + ", ".join(f"{k}={option_value(v)}" for k, v in shown.items()) + ")"
         if self.target_transform:
             text += f" on {self.target_transform}(y)"
         if self.resample:
@@ -990,16 +991,6 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     return value
-
-
-def _short(value: Any) -> str:
-    if hasattr(value, "tolist"):
-        value = value.tolist()
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, list):
-        return "[" + ", ".join(_short(v) for v in value) + "]" if len(value) <= 6 else f"[{len(value)} values]"
-    return str(value)
 
 
 def _value(text: str) -> Any:

@@ -118,7 +118,7 @@ class Row:
         alternatives: other reasonable choices, as :class:`Alt` structures.
         metrics: what to report for this kind of target, in words.
         metric_keys: the same metrics by name, where ``losskit compare --metric`` knows them
-            (``pr_auc``, ``macro_f1``, ``mae`` ...), best first.
+            (``average_precision``, ``macro_f1``, ``mae`` ...), best first.
         target_transform: a transform to apply to the target before the loss (``"log1p"``).
         reference: the paper or source behind the choice.
     """
@@ -495,7 +495,7 @@ DECISION_TABLE: tuple[Row, ...] = (
             ),
         ),
         metrics=("PR-AUC (average precision)", "ROC-AUC", "F1 and recall at the tuned threshold"),
-        metric_keys=("pr_auc", "roc_auc", "f1", "recall"),
+        metric_keys=("average_precision", "roc_auc", "f1", "recall"),
         reference="Elkan 2001, The Foundations of Cost-Sensitive Learning (reweighting equals a threshold change)",
     ),
     Row(
@@ -629,7 +629,7 @@ DECISION_TABLE: tuple[Row, ...] = (
             ),
         ),
         metrics=("MAE", "median absolute error", "RMSE (sensitive to the outliers)"),
-        metric_keys=("mae", "median_ae", "rmse"),
+        metric_keys=("mae", "median_absolute_error", "rmse"),
         reference="Huber 1964, Robust Estimation of a Location Parameter",
     ),
     Row(

@@ -46,10 +46,10 @@ Triplets = tuple[Tensor, Tensor, Tensor]
 _BLOCK_ELEMENTS = 1 << 22
 
 
-def label_masks(labels: Tensor) -> tuple[Tensor, Tensor]:
+def label_masks(target: Tensor) -> tuple[Tensor, Tensor]:
     """Boolean ``(B, B)`` masks ``(positive, negative)``: same label but not itself, other label."""
-    same = labels[:, None] == labels[None, :]
-    eye = torch.eye(labels.shape[0], dtype=torch.bool, device=labels.device)
+    same = target[:, None] == target[None, :]
+    eye = torch.eye(target.shape[0], dtype=torch.bool, device=target.device)
     return same & ~eye, ~same
 
 
@@ -86,23 +86,23 @@ class _Blocks:
 
 
 @torch.no_grad()
-def batch_hard_triplets(embeddings: Tensor, labels: Tensor, distance: str = "euclidean") -> Triplets:
+def batch_hard_triplets(input: Tensor, target: Tensor, distance: str = "euclidean") -> Triplets:
     """Farthest positive and closest negative of every anchor that has both.
 
     Args:
-        embeddings: ``(B, D)``.
-        labels: ``(B,)`` integer labels.
+        input: ``(B, D)``.
+        target: ``(B,)`` integer labels.
         distance: one of :data:`~losskit.embedding.distances.DISTANCES`.
 
     Returns:
         ``(anchor, positive, negative)`` index tensors of equal length ``A <= B``.
     """
-    if labels.shape[0] == 0:
-        return _empty(labels)
-    blocks = _Blocks(embeddings, labels, distance)
+    if target.shape[0] == 0:
+        return _empty(target)
+    blocks = _Blocks(input, target, distance)
     found: list[Triplets] = []
     for start, stop, scores, other in blocks:
-        rows = torch.arange(stop - start, device=labels.device)
+        rows = torch.arange(stop - start, device=target.device)
         positive_scores = torch.add(scores, other, alpha=-blocks.big)  # negatives pushed below
         positive_scores[rows, rows + start] = -math.inf  # not itself
         negative_scores = torch.add(scores, other.neg_().add_(1.0), alpha=blocks.big)  # positives pushed above
@@ -163,31 +163,31 @@ def _prefer_scanning(most_positives: int, n: int) -> bool:
 
 
 @torch.no_grad()
-def semi_hard_triplets(embeddings: Tensor, labels: Tensor, distance: str = "euclidean") -> Triplets:
+def semi_hard_triplets(input: Tensor, target: Tensor, distance: str = "euclidean") -> Triplets:
     """One negative for every anchor-positive pair (whose anchor has a negative).
 
     The negative is the closest one with ``d(a, n) > d(a, p)``; when every negative is at most
     as far as the positive, the closest negative overall.
 
     Args:
-        embeddings: ``(B, D)``.
-        labels: ``(B,)`` integer labels.
+        input: ``(B, D)``.
+        target: ``(B,)`` integer labels.
         distance: one of :data:`~losskit.embedding.distances.DISTANCES`.
 
     Returns:
         ``(anchor, positive, negative)`` index tensors, one entry per valid pair.
     """
-    if labels.shape[0] == 0:
-        return _empty(labels)
-    blocks = _Blocks(embeddings, labels, distance)
+    if target.shape[0] == 0:
+        return _empty(target)
+    blocks = _Blocks(input, target, distance)
     # Every anchor-positive pair of an anchor with a negative: the output is written in place,
     # block by block (no list of parts concatenated at the end, which would double the peak).
     pairs = (blocks.same_count - 1) * blocks.has_negative
     total = int(pairs.sum())
-    out = tuple(labels.new_empty(total, dtype=torch.int64) for _ in range(3))
+    out = tuple(target.new_empty(total, dtype=torch.int64) for _ in range(3))
     offset = 0
     for start, stop, scores, other in blocks:
-        rows = torch.arange(stop - start, device=labels.device)
+        rows = torch.arange(stop - start, device=target.device)
         same = other.neg_().add_(1.0)
         negative_scores = torch.add(scores, same, alpha=blocks.big)  # positives and itself pushed above
         same[rows, rows + start] = 0.0  # not itself
@@ -262,7 +262,7 @@ class _BatchAllTriplet(torch.autograd.Function):
         return grad, None, None, None, None
 
 
-def batch_all_triplet_losses(dist: Tensor, labels: Tensor, margin: float, soft_margin: bool) -> tuple[Tensor, Tensor]:
+def batch_all_triplet_losses(dist: Tensor, target: Tensor, margin: float, soft_margin: bool) -> tuple[Tensor, Tensor]:
     """Loss of every valid triplet, summed per anchor, without a ``B x B x B`` tensor.
 
     Each triplet costs :math:`[d_{ap} - d_{an} + m]_+`, or :math:`\\log(1 + e^{d_{ap} - d_{an}})`
@@ -270,7 +270,7 @@ def batch_all_triplet_losses(dist: Tensor, labels: Tensor, margin: float, soft_m
 
     Args:
         dist: ``(B, B)`` distances (differentiable).
-        labels: ``(B,)`` integer labels.
+        target: ``(B,)`` integer labels.
         margin: the hinge margin.
         soft_margin: use the softplus form.
 
@@ -278,7 +278,7 @@ def batch_all_triplet_losses(dist: Tensor, labels: Tensor, margin: float, soft_m
         ``(per_anchor, count)``: ``(B,)`` per-anchor sums and the number of triplets that count
         (with the hinge, those with a positive loss; with ``soft_margin``, every valid triplet).
     """
-    pos, neg = label_masks(labels)
+    pos, neg = label_masks(target)
     return _BatchAllTriplet.apply(dist, pos, neg, 0.0 if soft_margin else float(margin), soft_margin)
 
 
@@ -369,11 +369,11 @@ def _distance_grads(x1: Tensor, x2: Tensor, distance: str) -> tuple[Tensor, Tens
 
 
 def mined_triplet_losses(
-    x: Tensor, anchor: Tensor, positive: Tensor, negative: Tensor, distance: str, margin: float, soft_margin: bool
+    input: Tensor, anchor: Tensor, positive: Tensor, negative: Tensor, distance: str, margin: float, soft_margin: bool
 ) -> Tensor:
     """Per-anchor sums ``(B,)`` of :math:`[d_{ap} - d_{an} + m]_+` (or the softplus form) over mined triplets.
 
-    Differentiable in ``x`` (second derivatives included); working memory ``O(chunk * D)``
+    Differentiable in ``input`` (second derivatives included); working memory ``O(chunk * D)``
     whatever the number of triplets, where a chunk holds about 4M embedding entries.
     """
-    return _MinedTriplets.apply(x, anchor, positive, negative, distance, float(margin), bool(soft_margin))
+    return _MinedTriplets.apply(input, anchor, positive, negative, distance, float(margin), bool(soft_margin))

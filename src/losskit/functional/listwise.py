@@ -78,11 +78,11 @@ class PaddedLists:
         return values[self.row, self.col]
 
 
-def pad_lists(scores: Tensor, relevance: Tensor, group: Tensor) -> PaddedLists:
+def pad_lists(input: Tensor, target: Tensor, group: Tensor) -> PaddedLists:
     """Group flat rows ``(n,)`` by ``group`` id into padded ``(G, L)`` lists.
 
     Within a list, entries keep their original order. Gradients flow from the padded scores back
-    to ``scores``.
+    to ``input``.
 
     Example:
         >>> import torch, losskit
@@ -97,15 +97,15 @@ def pad_lists(scores: Tensor, relevance: Tensor, group: Tensor) -> PaddedLists:
         >>> lists.unpad(lists.input)
         tensor([0.1000, 0.2000, 0.3000])
     """
-    check_float("scores", scores)
-    if scores.dim() != 1:
-        raise LossInputError("scores", "a 1-d tensor (n,)", describe(scores))
-    for name, t in (("relevance", relevance), ("group", group)):
+    check_float("input", input)
+    if input.dim() != 1:
+        raise LossInputError("input", "a 1-d tensor (n,)", describe(input))
+    for name, t in (("target", target), ("group", group)):
         if not isinstance(t, Tensor):
             raise LossInputError(name, "a torch.Tensor", type(t).__name__)
-        check_same_shape(name, t, scores.shape, "one value per row of `scores`")
+        check_same_shape(name, t, input.shape, "one value per row of `input`")
     check_integer("group", group)
-    padded_s, padded_r, valid, row, col = _as_groups(scores, relevance, group)
+    padded_s, padded_r, valid, row, col = _as_groups(input, target, group)
     return PaddedLists(padded_s, padded_r, valid, row, col)
 
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from losskit._optional import name_extras_of_submodules, requires_extra
+from losskit._optional import guard_submodules, requires_extra
 
-name_extras_of_submodules(__name__)  # `import losskit.lab.compare` on a core install names the extra
+guard_submodules("losskit.lab", "lab")  # `import losskit.lab.drift` on a core install: one line naming the extra
 
 _EXPORTS = {
     "CompareOptions": "losskit.lab.compare",

@@ -124,10 +124,10 @@ def _freeze(cand: Candidate, y_train: np.ndarray, n_classes: int) -> dict[str, A
             else:  # class weights by the named method
                 value = class_weights(y_train, num_classes=n_classes, method=value).tolist()
         frozen[key] = value
-    if cand.name == "pinball_loss":
+    if entry.kind == "quantile":
         q = frozen.get("quantiles", [0.5])
         if len(q) != 1:
-            raise LossInputError("losses pinball_loss:quantiles", "a single quantile (one output per row)", q)
+            raise LossInputError(f"losses {entry.name}:quantiles", "a single quantile (one output per row)", q)
         frozen["quantiles"] = [float(q[0])]
     return frozen
 
@@ -162,7 +162,7 @@ def make_loss(cand: Candidate, y_train: np.ndarray, n_classes: int) -> LossFn:
             on_device[input.device] = {
                 k: v.to(input.device) if isinstance(v, Tensor) else v for k, v in options.items()
             }
-        if cand.name == "pinball_loss":
+        if cand.entry.kind == "quantile":  # input (N, Q) with one quantile
             input = input.unsqueeze(-1)
         return fn(input, target, **on_device[input.device], reduction="mean", num_items=num_items)
 
@@ -172,7 +172,7 @@ def make_loss(cand: Candidate, y_train: np.ndarray, n_classes: int) -> LossFn:
 def _probe(fn: LossFn, entry: catalog.LossEntry, options: dict[str, Any], n_classes: int) -> None:
     if entry.kind == "softmax":
         fn(torch.zeros(2, n_classes), torch.zeros(2, dtype=torch.long), **options)
-    elif entry.name == "pinball_loss":
+    elif entry.kind == "quantile":
         fn(torch.zeros(2, 1), torch.zeros(2), **options)
     else:
         fn(torch.zeros(2), torch.zeros(2), **options)

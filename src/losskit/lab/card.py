@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from losskit._errors import LossInputError
+from losskit._format import number, option_value
 
 __all__ = ["SCHEMA", "ModelCard", "clean", "library_versions", "validate_card"]
 
@@ -143,19 +144,17 @@ class ModelCard:
         return d / "model_card.json", d / "model_card.md"
 
     def to_markdown(self) -> str:
-        def num(v: Any) -> str:
-            return "n/a" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
-
         m = self.metric
-        options = _md_text(", ".join(f"{k}={_short(v)}" for k, v in self.loss["options"].items()) or "defaults")
+        options = _md_text(", ".join(f"{k}={option_value(v)}" for k, v in self.loss["options"].items()) or "defaults")
         lines = [
             f"# Model card: {self.task} model of {_code(self.target)}",
             "",
             f"- **Loss:** {_code(self.loss['name'])} ({options}); chosen from {len(self.comparison)} candidate(s), "
             f"origin: {_md_text(self.loss.get('origin', 'user'))}",
-            f"- **Decision threshold:** {num(self.threshold)}" + (" (tuned on validation)" if self.threshold else ""),
-            f"- **Test {m['name']}:** {num(m['value'])} ({int(m['level'] * 100)}% bootstrap interval "
-            f"{num(m['low'])} to {num(m['high'])}; best in {num(m['win_rate'])} of paired resamples)",
+            f"- **Decision threshold:** {number(self.threshold)}"
+            + (" (tuned on validation)" if self.threshold else ""),
+            f"- **Test {m['name']}:** {number(m['value'])} ({int(m['level'] * 100)}% bootstrap interval "
+            f"{number(m['low'])} to {number(m['high'])}; best in {number(m['win_rate'])} of paired resamples)",
             f"- **Model:** {self.model.get('kind')} "
             + ", ".join(f"{k}={v}" for k, v in self.model.items() if k != "kind"),
             "",
@@ -177,11 +176,11 @@ class ModelCard:
                 f"{[round(p, 4) for p in self.reference.get('prior', [])]}"
             )
         lines += ["", "## Test metrics", "", "| metric | value |", "|---|---|"]
-        lines += [f"| {k} | {num(v)} |" for k, v in self.test_metrics.items()]
+        lines += [f"| {k} | {number(v)} |" for k, v in self.test_metrics.items()]
         lines += ["", "## Candidates", "", f"| loss | {m['name']} | interval | best in |", "|---|---|---|---|"]
         lines += [
-            f"| {_code(c['loss'], cell=True)} | {num(c['value'])} | {num(c['low'])} to {num(c['high'])} "
-            f"| {num(c['win_rate'])} |"
+            f"| {_code(c['loss'], cell=True)} | {number(c['value'])} | {number(c['low'])} to {number(c['high'])} "
+            f"| {number(c['win_rate'])} |"
             for c in self.comparison
         ]
         if self.loss.get("reasons"):
@@ -218,14 +217,6 @@ def _no_html(text: Any) -> str:
 def _md_text(text: Any) -> str:
     """Untrusted text as plain Markdown: no raw HTML, and emphasis, link, code and table marks escaped."""
     return re.sub(r"([\\`*_\[\]|~])", r"\\\1", _no_html(text))
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, list) and len(value) > 6:
-        return f"[{len(value)} values]"
-    return str(value)
 
 
 def _bad(path: str, expected: str, actual: Any) -> LossInputError:

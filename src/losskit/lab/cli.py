@@ -60,7 +60,10 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--metric",
-        help="f1 | pr_auc | roc_auc | recall_at_precision=0.9 | mae | rmse | ... (default: the advisor's first metric)",
+        help=(
+            "f1 | average_precision | roc_auc | recall_at_precision=0.9 | mae | rmse | ... "
+            "(default: the advisor's first metric)"
+        ),
     )
     p.add_argument("--cv", type=positive_int, help="K-fold cross-validation on the non-test rows")
     p.add_argument("--val-size", type=open_fraction, default=0.15, help="share of rows for validation (default 0.15)")

@@ -38,7 +38,11 @@ __all__ = ["MODELS", "CandidateResult", "CompareOptions", "LabResult", "run_comp
 
 MODELS = ("mlp", "linear", "xgboost", "lightgbm")
 # Threshold-free validation metrics logged every epoch, per task.
-EPOCH_METRICS = {"binary": ("pr_auc", "roc_auc"), "multiclass": ("accuracy", "macro_f1"), "regression": ("mae", "rmse")}
+EPOCH_METRICS = {
+    "binary": ("average_precision", "roc_auc"),
+    "multiclass": ("accuracy", "macro_f1"),
+    "regression": ("mae", "rmse"),
+}
 
 
 @dataclass
@@ -230,6 +234,7 @@ def run_compare(
         advice=said,
         preprocessors=[f[1] for f in folds],
         seconds=time.perf_counter() - start,
+        positive_class=table.positive_class,
     )
 
 

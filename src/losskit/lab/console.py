@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from losskit._cliutil import piped_width
+from losskit._format import number as _fmt
 from losskit.lab.report import recommendation
 from losskit.lab.results import LabResult
 
@@ -52,10 +52,6 @@ class Progress:
         if label not in self._bars:
             self._bars[label] = self._rich.add_task(label, total=total)
         self._rich.update(self._bars[label], completed=epoch)
-
-
-def _fmt(v: float | None) -> str:
-    return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.4g}"
 
 
 def print_summary(result: LabResult, paths: dict[str, Path], *, quiet: bool = False) -> None:

@@ -49,7 +49,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from losskit import catalog
 from losskit._errors import LossInputError
+from losskit._format import number as _fmt
 from losskit.lab.card import ModelCard, clean
 
 __all__ = [
@@ -260,14 +262,6 @@ class DriftReport:
         lines += [f"  - {a}" for a in self.advice]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, (float, np.floating)):
-        return f"{float(v):.4g}"
-    if isinstance(v, list):
-        return "[" + ", ".join(_fmt(x) for x in v) + "]"
-    return str(v)
 
 
 def _column(frame: pd.DataFrame, name: str, option: str) -> pd.Series:
@@ -603,12 +597,19 @@ def _em_effect(card: ModelCard, values: np.ndarray, n0: float) -> dict[str, np.n
     }
 
 
+def _focusing(name: Any) -> bool:
+    """Whether the card's loss has a focusing exponent (``gamma``, ``gamma_neg`` ... in the catalog)."""
+    if name not in catalog.names():
+        return False
+    return any(o.name.startswith("gamma") for o in catalog.lookup(name).options)
+
+
 def _score_prior(card: ModelCard, report: DriftReport) -> None:
     """Binary scores: the positive rate and threshold implied by EM's odds ratio (the decision statistic)."""
     old_rate = float(card.reference["prior"][1])
     odds = report.statistics[0].estimate * old_rate / (1 - old_rate)
     _binary_advice(card, old_rate, odds / (1 + odds), report, "estimated from the scores by EM")
-    if card.loss.get("options", {}).get("pos_weight") is not None or card.loss.get("name") == "binary_focal_loss":
+    if card.loss.get("options", {}).get("pos_weight") is not None or _focusing(card.loss.get("name")):
         report.notes.append(
             "the model's scores are not calibrated probabilities (weighted or focal loss): EM assumes they are, "
             "so read the estimated rate as approximate"

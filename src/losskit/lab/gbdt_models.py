@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from losskit._errors import LossInputError
+from losskit._optional import requires_extra
 from losskit.lab.candidates import Candidate, reference_loss
 from losskit.lab.train import TrainConfig, target_tensor
 
@@ -82,10 +83,16 @@ def objective_for(cand: Candidate, n_classes: int) -> Any:
 
 
 def builtin_params(library: str, cand: Candidate) -> dict[str, Any] | None:
-    """The library's built-in objective equal to the candidate's loss (``None`` where there is none)."""
-    if cand.name not in ("mae_loss", "pinball_loss"):
+    """The library's built-in objective equal to the candidate's loss (``None`` where there is none).
+
+    The losses the catalog maps to the pinball objective (the absolute error at 0.5, the quantile
+    losses) have one: the libraries' quantile objectives, which refresh leaf values from residual
+    quantiles and so reach targets in the thousands.
+    """
+    spec = cand.entry.gbdt
+    if spec is None or spec.factory != "pinball":
         return None
-    q = float(cand.frozen.get("quantiles", [0.5])[0]) if cand.name == "pinball_loss" else 0.5
+    q = objective_for(cand, 1).quantile
     if library == "xgboost":
         if q == 0.5:
             return {"objective": "reg:absoluteerror"}
@@ -166,7 +173,8 @@ def _params(config: TrainConfig) -> dict[str, Any]:
 
 
 def _xgboost(objective, builtin, start, x_train, y_train, x_val, config, log) -> tuple[Any, int, Callable]:
-    import xgboost as xgb
+    with requires_extra("gbdt", "the lab's xgboost model"):
+        import xgboost as xgb
 
     from losskit.gbdt import xgboost_params
 
@@ -202,7 +210,8 @@ def _xgboost(objective, builtin, start, x_train, y_train, x_val, config, log) ->
 
 
 def _lightgbm(objective, builtin, start, x_train, y_train, x_val, config, log) -> tuple[Any, int, Callable]:
-    import lightgbm as lgb
+    with requires_extra("gbdt", "the lab's lightgbm model"):
+        import lightgbm as lgb
 
     def margin(n: int) -> np.ndarray | float:
         return 0.0 if builtin is not None else _margin(start, n)  # built-ins boost from their own start

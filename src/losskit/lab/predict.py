@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from losskit._errors import LossInputError
+from losskit._optional import requires_extra
 from losskit.lab.card import ModelCard
 
 __all__ = ["SavedRun", "load_run", "predict_file", "write_table"]
@@ -89,7 +90,8 @@ class SavedRun:
             from losskit.gbdt import start_margin
 
             if kind == "xgboost":
-                import xgboost as xgb
+                with requires_extra("gbdt", "losskit.lab.predict"):
+                    import xgboost as xgb
 
                 rounds = (0, best) if best > 0 else (0, 0)
                 raw = model.predict(xgb.DMatrix(x), output_margin=True, iteration_range=rounds)
@@ -150,18 +152,21 @@ def load_run(run_dir: str | Path) -> SavedRun:
     if not isinstance(name, str) or Path(name).name != name:
         raise LossInputError("CARD field model.file", "a file name inside the run folder", repr(name))
     model_path = _file(directory, name)
-    import joblib
+    with requires_extra("lab", "losskit.lab.predict"):
+        import joblib
 
     pre = joblib.load(_file(directory, "preprocessor.joblib"))
     preprocessors = pre if isinstance(pre, list) else [pre]
     if kind == "xgboost":
-        import xgboost as xgb
+        with requires_extra("gbdt", "losskit.lab.predict"):
+            import xgboost as xgb
 
         booster = xgb.Booster()
         booster.load_model(str(model_path))
         models: list[Any] = [booster]
     elif kind == "lightgbm":
-        import lightgbm as lgb
+        with requires_extra("gbdt", "losskit.lab.predict"):
+            import lightgbm as lgb
 
         if "start" not in card.model:
             raise LossInputError("CARD field model.start", "the LightGBM start score (or null)", "nothing (missing)")

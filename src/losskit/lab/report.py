@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import html
 import io
-import math
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,7 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from losskit._format import number as _fmt
 from losskit.lab.results import LabResult
 
 __all__ = ["recommendation", "render_report"]
@@ -30,20 +30,20 @@ __all__ = ["recommendation", "render_report"]
 _MAX_POINTS = 400
 
 
-def _fmt(v: Any, digits: int = 4) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "n/a"
-    return f"{v:.{digits}g}" if isinstance(v, float) else str(v)
-
-
 def recommendation(result: LabResult) -> list[str]:
     """The recommendation and why, as sentences (used by the report, the card and the console)."""
     m, w = result.metric, result.winner
-    lines = [
+    head = (
         f"Train with {w.candidate.label}: test {m.label} = {_fmt(w.value)} (95% interval {_fmt(w.interval[0])} to "
-        f"{_fmt(w.interval[1])}), the best of {len(result.results)} candidates; it is best in {w.win_rate:.0%} of "
-        f"{result.options.bootstrap} paired bootstrap resamples of the test set."
-    ]
+        f"{_fmt(w.interval[1])})"
+    )
+    if len(result.results) == 1:
+        lines = [f"{head}, the only candidate trained: nothing was compared."]
+    else:
+        lines = [
+            f"{head}, the best of {len(result.results)} candidates; it is best in {w.win_rate:.0%} of "
+            f"{result.options.bootstrap} paired bootstrap resamples of the test set."
+        ]
     if result.positive_class is not None:
         lines.append(f"The positive class (the scores are its probability) is {result.positive_class!r}.")
     runner = result.runner_up
@@ -54,8 +54,11 @@ def recommendation(result: LabResult) -> list[str]:
                 "The margin is within resampling noise (the winner is best in fewer than 80% of resamples): "
                 "prefer the simpler loss if that matters more, or collect more test data."
             )
+    lines += _strategies(result)
     advised = next((r for r in result.results if r.candidate.origin == "advisor"), None)
-    if advised is w:
+    if advised is w and len(result.results) == 1:
+        pass  # one candidate confirms nothing
+    elif advised is w:
         lines.append("This is the advisor's recommendation for this target, and the data confirm it.")
     elif advised is not None:
         lines.append(
@@ -75,6 +78,31 @@ def recommendation(result: LabResult) -> list[str]:
         if w.metrics_at_half is not None:
             lines.append(_threshold_effect(w.metrics_at_half, w.test_metrics))
     return lines
+
+
+def _strategy(cand: Any) -> str:
+    """How a candidate answers class imbalance: resampling, weighting in the loss, focal or neither."""
+    if cand.resample:
+        return f"{cand.resample}sampling"
+    if {"pos_weight", "weight"} & set(cand.frozen or cand.options):
+        return "class weights"
+    return "focal loss" if "focal" in cand.name else "plain loss"
+
+
+def _strategies(result: LabResult) -> list[str]:
+    """When resampling was among the candidates: the best test value of each imbalance strategy and
+    which strategy won (resampled candidates train on resampled training rows only; their scores
+    are corrected back to the true prior)."""
+    if not any(r.candidate.resample for r in result.results):
+        return []
+    best: dict[str, Any] = {}
+    for r in result.results:
+        kind = _strategy(r.candidate)
+        if kind not in best or result.metric.better(r.value, best[kind].value):
+            best[kind] = r
+    won = _strategy(result.winner.candidate)
+    parts = ", ".join(f"{kind} {_fmt(r.value)} ({r.candidate.label})" for kind, r in best.items())
+    return [f"Imbalance strategy that won: {won}. Best test {result.metric.label} of each: {parts}."]
 
 
 def _budget(result: LabResult) -> str:

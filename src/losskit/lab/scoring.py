@@ -1,9 +1,9 @@
 """The metric that picks the winner (``--metric``), and paired bootstrap intervals for it.
 
-Names: binary ``f1``, ``precision``, ``recall``, ``pr_auc``, ``roc_auc``, ``recall_at_precision=P``,
+Names: binary ``f1``, ``precision``, ``recall``, ``average_precision``, ``roc_auc``, ``recall_at_precision=P``,
 ``precision_at_recall=R``, ``balanced_accuracy``, ``mcc``, ``accuracy``, ``log_loss``, ``brier``;
 multi-class ``accuracy``, ``macro_f1``, ``balanced_accuracy``, ``log_loss``; regression ``mae``,
-``rmse``, ``mse``, ``median_ae``, ``r2``. Threshold-dependent binary metrics are computed at the
+``rmse``, ``mse``, ``median_absolute_error``, ``r2``. Threshold-dependent binary metrics are computed at the
 threshold tuned on validation: ``recall_at_precision=P`` tunes the threshold for the best recall
 with validation precision >= P and scores the *test* recall at that threshold (so a precision
 target missed on new data shows up, instead of being re-optimised on the test set).
@@ -43,7 +43,7 @@ __all__ = [
     "tune_threshold",
 ]
 
-DEFAULT_METRIC = {"binary": "pr_auc", "multiclass": "macro_f1", "regression": "mae"}
+DEFAULT_METRIC = {"binary": "average_precision", "multiclass": "macro_f1", "regression": "mae"}
 
 # name -> (higher is better, needs a threshold, takes a parameter)
 _BINARY = {
@@ -53,7 +53,7 @@ _BINARY = {
     "balanced_accuracy": (True, True, False),
     "mcc": (True, True, False),
     "accuracy": (True, True, False),
-    "pr_auc": (True, False, False),
+    "average_precision": (True, False, False),
     "roc_auc": (True, False, False),
     "recall_at_precision": (True, True, True),
     "precision_at_recall": (True, True, True),
@@ -70,7 +70,7 @@ _REGRESSION = {
     "mae": (False, False, False),
     "rmse": (False, False, False),
     "mse": (False, False, False),
-    "median_ae": (False, False, False),
+    "median_absolute_error": (False, False, False),
     "r2": (True, False, False),
 }
 _TABLES = {"binary": _BINARY, "multiclass": _MULTICLASS, "regression": _REGRESSION}
@@ -146,7 +146,7 @@ class Scorer:
     def __init__(self, spec: MetricSpec, y: np.ndarray, scores: np.ndarray, threshold: float | None = None) -> None:
         self.spec, self.y, self.scores = spec, np.asarray(y), np.asarray(scores, dtype=np.float64)
         self.threshold = 0.5 if threshold is None else float(threshold)
-        if spec.task == "binary" and spec.name in ("pr_auc", "roc_auc"):
+        if spec.task == "binary" and spec.name in ("average_precision", "roc_auc"):
             self.order = np.argsort(-self.scores, kind="stable")
             ranked = self.scores[self.order]
             self.ends = np.flatnonzero(np.r_[ranked[1:] != ranked[:-1], True])  # last row of each tied group
@@ -155,7 +155,7 @@ class Scorer:
             self.pred = (self.scores >= self.threshold).astype(np.float64)
         elif spec.task == "multiclass":
             self.pred = self.scores.argmax(axis=1)
-        elif spec.name == "median_ae":
+        elif spec.name == "median_absolute_error":
             self.abs_sorted = np.sort(np.abs(self.scores - self.y))
             self.order = np.argsort(np.abs(self.scores - self.y), kind="stable")
 
@@ -169,14 +169,14 @@ class Scorer:
 
     def _binary(self, w: np.ndarray) -> float:
         name, y = self.spec.name, self.y
-        if name in ("pr_auc", "roc_auc"):
+        if name in ("average_precision", "roc_auc"):
             wr = w[self.order]
             tp = np.cumsum(wr * self.y_ranked)[self.ends]
             fp = np.cumsum(wr * (1.0 - self.y_ranked))[self.ends]
             pos, neg = tp[-1], fp[-1]
             if pos <= 0 or (name == "roc_auc" and neg <= 0):
                 return float("nan")
-            if name == "pr_auc":  # sum over thresholds of (R_k - R_{k-1}) P_k
+            if name == "average_precision":  # sum over thresholds of (R_k - R_{k-1}) P_k
                 precision = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=(tp + fp) > 0)
                 return float(np.sum(np.diff(np.r_[0.0, tp / pos]) * precision))
             return float(np.trapezoid(np.r_[0.0, tp / pos], np.r_[0.0, fp / neg]))
@@ -217,7 +217,7 @@ class Scorer:
         if name in ("mse", "rmse"):
             mse = float(np.sum(w * err**2) / total)
             return mse if name == "mse" else float(np.sqrt(mse))
-        if name == "median_ae":  # the smallest error whose cumulative weight reaches half
+        if name == "median_absolute_error":  # the smallest error whose cumulative weight reaches half
             cum = np.cumsum(w[self.order])
             return float(self.abs_sorted[np.searchsorted(cum, 0.5 * total)])
         mean = np.sum(w * self.y) / total

@@ -22,6 +22,13 @@ improving: training goes on, early stopping still active, up to ``max_epochs`` (
 times the budget). A fit whose best epoch is still its last is reported as not converged
 (:attr:`FitResult.converged`).
 
+The default weight decay is decoupled (AdamW) and strong, 1.0: each step shrinks a weight by
+``lr * weight_decay`` of itself, so Adam's unit-sized steps hold weights near magnitude one. The
+old 1e-4 was a shrink of 2e-7 a step, no regularisation at all: on scikit-learn's breast cancer
+table the MLP then stopped at epoch 16 over-confident (test log-loss 0.083 against 0.072,
+accuracy 0.967 against 0.975, mean of six splits; standardised logistic regression 0.983), and
+iris and wine lost a test row on some splits that 1.0 keeps (docs/lab.md, "Real tables").
+
 Small steps (a batch times the widest layer under 65,536 numbers) run on one CPU thread, the
 previous thread count restored afterwards: splitting a 16 x 64 matrix product over threads
 costs more than it saves, about ten times more on a busy two-core machine.
@@ -61,7 +68,7 @@ class TrainConfig:
     epochs: int | None = None
     batch_size: int | None = None
     lr: float = 2e-3
-    weight_decay: float = 1e-4
+    weight_decay: float = 1.0  # decoupled (AdamW): see the module docs
     patience: int | None = None
     hidden: tuple[int, ...] = (64, 64)
     seed: int = 0
