@@ -7,6 +7,8 @@ does that with default settings).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from losskit.lab.report import recommendation
 from losskit.lab.train import TrainConfig
 
 SHORT = TrainConfig(epochs=3, max_epochs=3, hidden=(16,), patience=2)
-SHORT_FLAGS = ["--epochs", "3", "--hidden", "16", "--bootstrap", "20", "--quiet"]
+SHORT_FLAGS = ["--epochs", "3", "--hidden", "16", "--bootstrap", "20"]
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +34,12 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("default")
     frame = credit_default().assign(default=lambda f: f.default.map({"Yes": "defaulted", "No": "paid"}))
     frame.to_csv(d / "default.csv", index=False)
-    code = main(["compare", str(d / "default.csv"), "--target", "default", "--out", str(d / "out"), *SHORT_FLAGS])
+    console = io.StringIO()
+    with contextlib.redirect_stdout(console), pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COLUMNS", "200")  # rich wraps table cells at the terminal width
+        code = main(["compare", str(d / "default.csv"), "--target", "default", "--out", str(d / "out"), *SHORT_FLAGS])
     assert code == 0
+    (d / "out" / "console.txt").write_text(console.getvalue())
     return d / "out"
 
 
@@ -49,6 +55,8 @@ def test_string_labels_score_the_defaulted_minority_everywhere(default_run: Path
         assert c["test_metrics"]["average_precision"] < 0.8
     assert "positive class <b>&#x27;defaulted&#x27;</b>" in (default_run / "report.html").read_text()
     assert card["classes"] == ["paid", "defaulted"]
+    console = (default_run / "console.txt").read_text()
+    assert "positive class 'defaulted'" in console and "is 'defaulted'." in console
 
 
 def test_rare_positives_train_a_resampled_candidate_and_the_outputs_name_the_winning_strategy(
@@ -61,6 +69,7 @@ def test_rare_positives_train_a_resampled_candidate_and_the_outputs_name_the_win
     said = [s for s in card["loss"]["reasons"] if s.startswith("Imbalance strategy that won:")]
     assert len(said) == 1 and "undersampling" in said[0] and "class weights" in said[0]
     assert "Imbalance strategy that won:" in report
+    assert "Imbalance strategy that won:" in (default_run / "console.txt").read_text()
 
 
 def _penguins() -> pd.DataFrame:
@@ -107,3 +116,9 @@ def test_right_skewed_targets_train_log1p_and_score_in_original_units(frame, tar
     assert first.test_metrics["mae"] == pytest.approx(float(np.mean(np.abs(result.y_test - first.test_scores))))
     assert 0.3 < np.median(first.test_scores) / np.median(data[target]) < 3
     assert not any("outlier" in reason for reason in first.candidate.reasons)
+    # the common reference curve is in dollars too: MSE of expm1(prediction) at the restored best epoch
+    best = next(h for h in first.history if h["epoch"] == first.fits[0]["best_epoch"])
+    mse = float(np.mean((first.val_scores - result.y_val) ** 2))
+    assert best["val_ref"] == pytest.approx(mse, rel=1e-3)
+    said = f"{first.candidate.label} trained on log1p({target}); its test scores are expm1 of its prediction"
+    assert any(s.startswith(said) for s in recommendation(result))  # report, card and console share these

@@ -30,6 +30,9 @@ def test_doctests_of_the_catalog_the_task_rule_and_advise_run() -> None:
         (np.arange(1000) % 5, "multiclass"),
         (np.arange(75) % 15, "multiclass"),  # exactly 5 rows per level
         (np.arange(74) % 15, "regression"),
+        (np.r_[np.zeros(60), np.ones(25), np.full(10, 2), np.full(4, 3), [7]], "regression"),  # rare top count
+        (np.r_[np.zeros(60), np.ones(25), np.full(10, 2), np.full(5, 3)], "multiclass"),  # 5 rows at the top
+        (np.r_[np.ones(60), np.full(25, 2), np.full(10, 3), [4]], "multiclass"),  # no zero: not read as counts
         (np.r_[np.zeros(30), np.ones(3)], "binary"),
         (np.array([3.0, 7.0, 3.0]), "binary"),
         (np.array(["a", "b", "c", "a"], dtype=object), "multiclass"),

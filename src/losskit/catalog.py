@@ -636,6 +636,7 @@ ENTRIES: tuple[LossEntry, ...] = (
                 options=tuple((o.name, o.name) for o in extra),
                 note="half the deviance, as XGBoost's and LightGBM's built-in objectives",
             ),
+            trainable=True,  # the lab's model outputs the log-mean and predicts exp(output)
             reference=ref,
         )
         for name, module, aliases, extra, ref in (
@@ -680,6 +681,7 @@ ENTRIES: tuple[LossEntry, ...] = (
         ("ordinal",),
         options=(_SAMPLE_WEIGHT,),
         aliases=("corn",),
+        trainable=True,  # K - 1 outputs; the lab scores the level probabilities they imply
         reference="Shi, Cao and Raschka 2023, CORN",
     ),
     # --- ranked lists (padded (N, L) with a validity mask) --------------------------------------

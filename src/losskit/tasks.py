@@ -15,6 +15,12 @@ with one refinement for numbers:
   otherwise the integers are a quantity (counts, prices in whole units, ages) and the task is
   ``"regression"``. Integers 0..29 over 1,000 rows are a regression target (30 levels); 0..14 over
   40 rows too (2.7 rows per level); 0..4 over 1,000 rows are five classes;
+* **counts with a long tail**: non-negative integers that include 0 and whose largest value has
+  fewer than ``MIN_ROWS_PER_LEVEL`` rows (a right tail thinning out, as counts do, while a class
+  label keeps enough rows to be learnt) are ``"regression"`` whatever their number of levels:
+  doctor visits 0..9 over 5,190 people, with 1 person at 9, are counts, not ten classes. Pass
+  ``task="multiclass"`` (``--task multiclass``) for classes that happen to look like that, or
+  ``task="regression"`` for counts whose top level is common;
 * a 2-D 0/1 indicator matrix: ``"multilabel"``; other 2-D targets: ``"multitask"``.
 
 Missing values (None, NaN, pandas' NA) are left out before the rule is applied.
@@ -28,6 +34,8 @@ Example:
     >>> from losskit.tasks import infer_task, positive_class
     >>> infer_task(np.arange(1000) % 30), infer_task(np.arange(1000) % 5)
     ('regression', 'multiclass')
+    >>> infer_task([0] * 60 + [1] * 25 + [2] * 10 + [3] * 4 + [7])  # counts: the top value is rare
+    'regression'
     >>> positive_class(["paid"] * 9 + ["defaulted"])
     'defaulted'
 """
@@ -66,8 +74,8 @@ TASKS = (
     "segmentation",
     "language",
 )
-#: The tasks ``losskit compare`` trains on a table.
-LAB_TASKS = ("binary", "multiclass", "regression")
+#: The tasks ``losskit compare`` trains on a table (``ordinal`` only when asked for).
+LAB_TASKS = ("binary", "multiclass", "regression", "ordinal")
 #: Most distinct integer values still read as class labels.
 MAX_CLASS_LEVELS = 20
 #: Fewest rows per integer level, on average, for the levels to be read as classes.
@@ -154,6 +162,8 @@ def infer_task(y: Any) -> str:
         return "regression"
     if k == 2:
         return "binary"
+    if distinct[0] == 0 and np.count_nonzero(numbers == distinct[-1]) < MIN_ROWS_PER_LEVEL:
+        return "regression"  # counts: a long right tail
     if k <= MAX_CLASS_LEVELS and len(numbers) >= MIN_ROWS_PER_LEVEL * k:
         return "multiclass"
     return "regression"

@@ -332,6 +332,7 @@ DECISION_TABLE: tuple[Row, ...] = (
             ),
         ),
         metrics=("mean absolute error on the level index", "quadratic weighted kappa"),
+        metric_keys=("mae", "qwk"),
         reference="Shi, Cao and Raschka 2023, Deep Neural Networks for Rank-Consistent Ordinal Regression (CORN)",
     ),
     Row(
@@ -543,7 +544,7 @@ DECISION_TABLE: tuple[Row, ...] = (
             Note("pass log(exposure) as offset when the counts cover different exposures (time, area, population)"),
         ),
         metrics=("mean Poisson deviance", "D^2 (deviance explained)", "MAE"),
-        metric_keys=("mae",),
+        metric_keys=("poisson_deviance", "mae"),
         reference="McCullagh and Nelder 1989, Generalized Linear Models (Poisson regression)",
     ),
     Row(

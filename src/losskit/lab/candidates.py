@@ -6,6 +6,11 @@ baseline) or a list parsed by :func:`losskit.catalog.parse_losses`
 included). Only catalog entries the lab can train (``LossEntry.trainable``) are accepted. Values
 named in an option's ``from_data`` (``pos_weight=balanced``, ``weight=balanced``) are computed from
 the *training* labels and frozen into the candidate.
+
+Count losses (``poisson_loss``, ``tweedie_loss``, ``gamma_loss``, catalog kind ``"log_rate"``)
+train the model's one output as the **log of the mean**: their scores, the common reference
+loss and every metric use the prediction ``exp(output)``, in the target's own units
+(:func:`log_link`, :func:`inverse_scores`).
 """
 
 from __future__ import annotations
@@ -29,18 +34,27 @@ __all__ = [
     "Candidate",
     "canonical_name",
     "inverse_scores",
+    "level_probabilities",
+    "log_link",
+    "n_outputs",
     "make_loss",
     "parse_losses",
     "prior_correction",
     "reference_loss",
     "resample_rows",
+    "scores_of",
     "transform_target",
 ]
 
 # Per task: the catalog entries the lab can train.
 LOSSES_BY_TASK: dict[str, tuple[str, ...]] = {t: tuple(e.name for e in catalog.trainable(t)) for t in LAB_TASKS}
 # The plain loss every comparison includes, and the common reference loss logged for all candidates.
-BASELINES = {"binary": "binary_cross_entropy_with_logits", "multiclass": "cross_entropy", "regression": "mse_loss"}
+BASELINES = {
+    "binary": "binary_cross_entropy_with_logits",
+    "multiclass": "cross_entropy",
+    "regression": "mse_loss",
+    "ordinal": "cross_entropy",
+}
 
 
 @dataclass
@@ -111,6 +125,10 @@ def parse_losses(spec: str, task: str) -> list[Candidate] | None:
     choices = catalog.parse_losses(spec, task, argument="losses")
     for choice in choices:
         _check_trainable(choice.entry, task)
+        if log_link_entry(choice.entry) and choice.target_transform:
+            raise LossInputError(
+                f"losses {choice.name}:target", "no target transform (the loss already uses a log link)", "log1p"
+            )
     return [Candidate.from_choice(c) for c in choices]
 
 
@@ -153,7 +171,7 @@ def make_loss(cand: Candidate, y_train: np.ndarray, n_classes: int) -> LossFn:
     cand.frozen = _freeze(cand, y_train, n_classes)
     fn = cand.entry.function()
     options = _tensor_options(cand.entry, cand.frozen)
-    _probe(fn, cand.entry, options, n_classes)  # fail now, on a tiny batch, rather than mid-training
+    _probe(fn, cand.entry, options, n_classes, y_train)  # fail now, on a tiny batch, rather than mid-training
 
     on_device: dict[torch.device, dict[str, Any]] = {}
 
@@ -169,8 +187,13 @@ def make_loss(cand: Candidate, y_train: np.ndarray, n_classes: int) -> LossFn:
     return loss
 
 
-def _probe(fn: LossFn, entry: catalog.LossEntry, options: dict[str, Any], n_classes: int) -> None:
-    if entry.kind == "softmax":
+def _probe(fn: LossFn, entry: catalog.LossEntry, options: dict[str, Any], n_classes: int, y: np.ndarray) -> None:
+    if log_link_entry(entry):  # the target's domain too (a Gamma deviance refuses zero counts)
+        target = torch.as_tensor(np.asarray(y, dtype=np.float64), dtype=torch.float32)
+        fn(torch.zeros(target.shape[0]), target, **options)
+    elif entry.kind == "ordinal":
+        fn(torch.zeros(2, n_classes - 1), torch.zeros(2, dtype=torch.long), **options)
+    elif entry.kind == "softmax":
         fn(torch.zeros(2, n_classes), torch.zeros(2, dtype=torch.long), **options)
     elif entry.kind == "quantile":
         fn(torch.zeros(2, 1), torch.zeros(2), **options)
@@ -178,9 +201,82 @@ def _probe(fn: LossFn, entry: catalog.LossEntry, options: dict[str, Any], n_clas
         fn(torch.zeros(2), torch.zeros(2), **options)
 
 
-def reference_loss(task: str) -> LossFn:
-    """The common yardstick: plain log-loss (binary / multiclass) or MSE (regression), no options."""
-    return catalog.lookup(BASELINES[task]).function()
+def log_link_entry(entry: catalog.LossEntry) -> bool:
+    """Whether the loss reads its input as a log-mean (the count losses)."""
+    return entry.kind == "log_rate"
+
+
+def log_link(cand: Candidate) -> bool:
+    """Whether the candidate's model outputs a log-mean, predicted as ``exp(output)``."""
+    return log_link_entry(cand.entry)
+
+
+def reference_loss(task: str, cand: Candidate | None = None) -> LossFn:
+    """The common yardstick: plain log-loss (binary / multiclass) or MSE (regression), no options.
+
+    Every candidate's reference curve is in the target's units: for a log-link candidate the
+    yardstick reads the prediction ``exp(output)``; for a candidate trained on a transformed target
+    (``target=log1p``) both the output and the target are taken back first (``expm1``); an ordinal
+    candidate is scored on its level probabilities.
+    """
+    plain = catalog.lookup(BASELINES[task]).function()
+    if task == "ordinal" and cand is not None and cand.entry.kind == "ordinal":
+
+        def on_levels(input: Tensor, target: Tensor, **kw: Any) -> Tensor:
+            log_p = level_probabilities(cand, input).clamp_min(1e-12).log()
+            return torch.nn.functional.nll_loss(log_p, target, **kw)
+
+        return on_levels
+    if cand is not None and log_link(cand):
+
+        def on_mean(input: Tensor, target: Tensor, **kw: Any) -> Tensor:
+            return plain(torch.exp(input), target, **kw)
+
+        return on_mean
+    if cand is not None and cand.target_transform is not None:
+        inverse = getattr(torch, catalog.TARGET_TRANSFORMS[cand.target_transform][1])
+
+        def in_target_units(input: Tensor, target: Tensor, **kw: Any) -> Tensor:
+            return plain(inverse(input), inverse(target), **kw)
+
+        return in_target_units
+    return plain
+
+
+def n_outputs(cand: Candidate, task: str, n_classes: int) -> int:
+    """The model's outputs per row: ``K - 1`` threshold logits (CORN), ``K`` logits (softmax) or 1."""
+    if cand.entry.kind == "ordinal":
+        return n_classes - 1
+    return n_classes if task in ("multiclass", "ordinal") else 1
+
+
+def level_probabilities(cand: Candidate, raw: Tensor) -> Tensor:
+    r"""``(N, K)`` level probabilities of an ordinal candidate's outputs.
+
+    CORN's ``K - 1`` logits are conditional: :math:`P(y > k) = \prod_{j \le k} \sigma(x_j)`, so
+    :math:`P(y = k) = P(y > k - 1) - P(y > k)` (Shi et al. 2023); the median of these
+    probabilities is :func:`losskit.corn_predict`'s level. Cross-entropy's ``K`` logits: softmax.
+
+    Example:
+        >>> import torch
+        >>> level_probabilities(Candidate("corn_loss"), torch.zeros(1, 2))  # P(y > 0) = 1/2, P(y > 1) = 1/4
+        tensor([[0.5000, 0.2500, 0.2500]])
+    """
+    if cand.entry.kind != "ordinal":
+        return torch.softmax(raw, dim=-1)
+    above = torch.cumprod(torch.sigmoid(raw), dim=-1)
+    ones = torch.ones_like(above[:, :1])
+    return torch.cat([ones, above], dim=1) - torch.cat([above, torch.zeros_like(ones)], dim=1)
+
+
+def scores_of(cand: Candidate, raw: Tensor, task: str) -> np.ndarray:
+    """Raw model outputs as scores in the target's units: probabilities (binary, multi-class),
+    level probabilities (ordinal) or predictions (regression, inverse link and transform applied)."""
+    from losskit.lab.train import scores_from_raw
+
+    if task == "ordinal":
+        return level_probabilities(cand, raw.double()).numpy()
+    return inverse_scores(cand, scores_from_raw(raw, task))
 
 
 def transform_target(cand: Candidate, y: np.ndarray) -> np.ndarray:
@@ -194,7 +290,10 @@ def transform_target(cand: Candidate, y: np.ndarray) -> np.ndarray:
 
 
 def inverse_scores(cand: Candidate, scores: np.ndarray) -> np.ndarray:
-    """Predictions back in the target's units (``expm1`` of the prediction for ``target=log1p``)."""
+    """Predictions back in the target's units: ``exp`` of a log-mean output (count losses),
+    ``expm1`` of the prediction for ``target=log1p``."""
+    if log_link(cand):
+        scores = np.exp(scores)
     if cand.target_transform is None:
         return scores
     return getattr(np, catalog.TARGET_TRANSFORMS[cand.target_transform][1])(scores)

@@ -31,7 +31,7 @@ from losskit._format import number, option_value
 __all__ = ["SCHEMA", "ModelCard", "clean", "library_versions", "validate_card"]
 
 SCHEMA = 1
-_TASKS = ("binary", "multiclass", "regression")
+_TASKS = ("binary", "multiclass", "regression", "ordinal")
 _MAX_DEPTH = 8
 _LIBRARIES = ("losskit", "torch", "numpy", "scikit-learn", "scipy", "pandas", "xgboost", "lightgbm")
 
@@ -280,7 +280,7 @@ def _reference(ref: dict[str, Any], task: str, n_classes: int) -> None:
             raise _bad("reference.prior", "shares summing to 1", f"a sum of {sum(prior):.6g}")
     if task == "regression":
         _numbers(ref, "target_quantiles", "reference", sorted_=True)
-    if task != "multiclass":
+    if task not in ("multiclass", "ordinal"):
         q = _numbers(ref, "score_quantiles", "reference", sorted_=True)
         if task == "binary":
             if not 0.0 <= q[0] and q[-1] <= 1.0:
@@ -295,7 +295,7 @@ def validate_card(data: Any) -> None:
 
     Checks every field that :class:`ModelCard`, its Markdown and ``losskit drift`` read: types,
     the ``schema`` version (``1 <= schema <= SCHEMA``), the task, the classes (2 for binary, at
-    least 3 for multi-class, none for regression), a binary threshold in [0, 1], the reference
+    least 3 for multi-class and ordinal, none for regression), a binary threshold in [0, 1], the reference
     block of the task (class counts and prior of the classes' length, every class present;
     sorted quantiles; a mean score in (0, 1)), finite numbers only and at most 8 levels of nesting.
 
@@ -308,7 +308,7 @@ def validate_card(data: Any) -> None:
         Traceback (most recent call last):
         ...
         losskit._errors.LossInputError: Expected argument `task` to be one of ('binary', \
-'multiclass', 'regression'), but got 'poetry'.
+'multiclass', 'regression', 'ordinal'), but got 'poetry'.
     """
     if not isinstance(data, dict):
         raise LossInputError("card", "a JSON object (a losskit model card)", type(data).__name__)
@@ -324,10 +324,15 @@ def validate_card(data: Any) -> None:
     if not target:
         raise _bad("target", "the target column's name", target)
     classes = _need(data, "classes", list, "a list of class labels")
-    want = {"binary": "2 class labels", "multiclass": "at least 3 class labels", "regression": "an empty list"}[task]
+    want = {
+        "binary": "2 class labels",
+        "multiclass": "at least 3 class labels",
+        "ordinal": "at least 3 levels, lowest first",
+        "regression": "an empty list",
+    }[task]
     if (
         (task == "binary" and len(classes) != 2)
-        or (task == "multiclass" and len(classes) < 3)
+        or (task in ("multiclass", "ordinal") and len(classes) < 3)
         or (task == "regression" and classes)
     ):
         raise _bad("classes", want, f"{len(classes)} labels")

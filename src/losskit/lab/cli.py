@@ -50,7 +50,9 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("data", metavar="DATA", help="CSV, TSV or Parquet file")
     p.add_argument("--target", required=True, help="target column")
-    p.add_argument("--task", choices=("binary", "multiclass", "regression"), help="default: inferred from the target")
+    p.add_argument(
+        "--task", choices=("binary", "multiclass", "regression", "ordinal"), help="default: inferred from the target"
+    )
     p.add_argument(
         "--pos-label", help="the positive class of a binary target (default: 1 / True, else the minority class)"
     )

@@ -28,11 +28,11 @@ from losskit.catalog import TARGET_TRANSFORMS
 from losskit.lab import candidates as cands
 from losskit.lab.data import Table, build_preprocessor, missing_counts, prepare
 from losskit.lab.distributed import DistContext
-from losskit.lab.models import build_net, optimal_start, output_size
+from losskit.lab.models import build_net, optimal_start
 from losskit.lab.results import CandidateResult, LabResult
 from losskit.lab.scoring import MetricSpec, parse_metric, score_candidates
 from losskit.lab.splits import plan_splits
-from losskit.lab.train import TrainConfig, fit, predict_raw, scores_from_raw, target_tensor
+from losskit.lab.train import TrainConfig, fit, predict_raw, target_tensor
 
 __all__ = ["MODELS", "CandidateResult", "CompareOptions", "LabResult", "run_compare"]
 
@@ -42,6 +42,7 @@ EPOCH_METRICS = {
     "binary": ("average_precision", "roc_auc"),
     "multiclass": ("accuracy", "macro_f1"),
     "regression": ("mae", "rmse"),
+    "ordinal": ("mae", "qwk"),
 }
 
 
@@ -67,7 +68,7 @@ def _advice(table: Table, y_train: np.ndarray, x_train: pd.DataFrame) -> tuple[l
 
     The advice is structure (:class:`losskit.catalog.LossChoice`): each alternative becomes a
     candidate with its options, target transform and resampling. A recommendation or an
-    alternative the lab cannot train (a log-link count loss, whose output is a log-mean) is listed
+    alternative the lab cannot train (a metric-learning loss, say) is listed
     under ``not_trained`` with the reason, never dropped silently.
     """
     from losskit.advisor import advise
@@ -75,12 +76,16 @@ def _advice(table: Table, y_train: np.ndarray, x_train: pd.DataFrame) -> tuple[l
     labels = np.asarray(table.classes, dtype=object)[y_train] if table.classes else y_train
     advice = advise(labels, x_train, task=table.task, pos_label=table.positive_class)
     found, not_trained = [], []
-    why = "the lab trains one output per row of a table target, scored as a prediction of it"
     for choice, origin in [(advice.choice, "advisor"), *((alt, "alternative") for alt in advice.alternatives)]:
         if choice.entry.trainable and table.task in choice.entry.tasks:
             reasons = list(advice.reasons) if origin == "advisor" else None
             found.append(cands.Candidate.from_choice(choice, origin, reasons))
-        else:  # e.g. a log-link count loss, whose output is a log-mean rather than a prediction
+        else:  # e.g. a loss of embeddings, or CORAL, whose head shares its weights across thresholds
+            why = (
+                f"a loss for {' / '.join(choice.entry.tasks)} targets, not {table.task} ones"
+                if table.task not in choice.entry.tasks
+                else "the lab's model (one output per row, or one per class or threshold) does not fit it"
+            )
             not_trained.append({**choice.to_dict(), "origin": origin, "why": why})
     said = {
         "loss": advice.loss,
@@ -165,6 +170,8 @@ def run_compare(
     if ctx.active and options.model in ("xgboost", "lightgbm"):
         raise LossInputError("model", "mlp or linear when distributed (trees train in one process)", options.model)
     table = prepare(frame, options.target, task=options.task, pos_label=options.pos_label, source=source)
+    if table.task == "ordinal" and options.model in ("xgboost", "lightgbm"):
+        raise LossInputError("model", "mlp or linear for an ordinal target (no GBDT ordinal objective)", options.model)
     classification = table.task != "regression"
     plan = plan_splits(
         table.y,
@@ -194,6 +201,9 @@ def run_compare(
                 )
         candidates = kept
     metric = parse_metric(options.metric or _advised_metric(said, table.task), table.task)
+    if metric.name == "poisson_deviance" and float(np.min(table.y)) < 0:
+        low = f"a minimum of {np.min(table.y):.4g}"
+        raise LossInputError("metric", "a non-negative target for poisson_deviance", low)
     n_classes = max(len(table.classes), 2)
     y_test = table.y[plan.test]
 
@@ -261,7 +271,7 @@ def _run_candidate(
 ) -> CandidateResult:
     task = table.task
     val_parts, test_parts, history, fits, models = [], [], [], [], []
-    reference = cands.reference_loss(task)
+    reference = cands.reference_loss(task, cand)
     for k, (fold, _pre, x_tr_all, x_va, x_te) in enumerate(folds):
         y_train_all, y_va_orig = table.y[fold.train], table.y[fold.val]
         rows = cands.resample_rows(cand, y_train_all, options.train.seed + k)  # training rows only
@@ -272,7 +282,7 @@ def _run_candidate(
 
         def scores(raw: torch.Tensor, y_fit: np.ndarray = y_tr_orig, y_all: np.ndarray = y_train_all) -> np.ndarray:
             """Raw outputs as scores in the target's units, at the true class prior."""
-            out = cands.inverse_scores(cand, scores_from_raw(raw, task))
+            out = cands.scores_of(cand, raw, task)
             return cands.prior_correction(out, y_fit, y_all, n_classes) if cand.resample else out
 
         if options.model in ("xgboost", "lightgbm"):
@@ -296,10 +306,25 @@ def _run_candidate(
             val_raw, test_raw, fit_history, model, info = out
         else:
             y_tr_t = target_tensor(y_tr_np, task)
-            start = optimal_start(loss, y_tr_t, output_size(task, n_classes))
+            outputs = cands.n_outputs(cand, task, n_classes)
+            start = optimal_start(loss, y_tr_t, outputs)
             torch.manual_seed(options.train.seed)
-            net = build_net(options.model, x_tr.shape[1], task, y_tr_np, n_classes, options.train.hidden, start)
-            cw = cand.frozen.get("weight") if task == "multiclass" else None
+            net = build_net(
+                options.model,
+                x_tr.shape[1],
+                task,
+                y_tr_np,
+                n_classes,
+                options.train.hidden,
+                start,
+                log_link=cands.log_link(cand),
+                n_outputs=outputs,
+            )
+            cw = (
+                cand.frozen.get("weight")
+                if task in ("multiclass", "ordinal") and cand.entry.kind == "softmax"
+                else None
+            )
             on_epoch = _epoch_callback(task, metric, y_va_orig, options.train.epochs, label, progress, scores)
             result = fit(
                 net,
@@ -346,6 +371,8 @@ def _score_mapping(cand: cands.Candidate, y_fit: np.ndarray, y_train: np.ndarray
     """How the model's outputs become scores, for the card: the inverse target transform and the
     prior correction of a resampled candidate."""
     out: dict[str, Any] = {}
+    if cands.log_link(cand):
+        out["link"] = {"name": "log", "inverse": "exp"}
     if cand.target_transform:
         inverse = TARGET_TRANSFORMS[cand.target_transform][1]
         out["target_transform"] = {"name": cand.target_transform, "inverse": inverse}

@@ -45,7 +45,7 @@ class Table:
     Attributes:
         features: the feature columns (the target removed), rows with a missing target dropped.
         y: ``(N,)`` target; class indices ``0..C-1`` (int64) for classification, float64 otherwise.
-        task: ``"binary"``, ``"multiclass"`` or ``"regression"``.
+        task: ``"binary"``, ``"multiclass"``, ``"regression"`` or ``"ordinal"`` (only when asked for).
         target: the target column's name.
         classes: the original class labels in index order (empty for regression); for a binary
             task ``[negative, positive]``, so that index 1 is the positive class.
@@ -135,6 +135,8 @@ def prepare(
             raise LossInputError("target", "finite numbers", f"{int((~np.isfinite(y)).sum())} infinite value(s)")
         classes: list = []
     else:
+        if task == "ordinal":
+            _check_levels(series, target)
         codes, uniques = pd.factorize(series, sort=True)
         if len(uniques) < 2:
             raise LossInputError("target", "a column with at least two classes", f"only {list(uniques)!r}")
@@ -160,6 +162,21 @@ def prepare(
         source=source,
         positive_class=positive,
     )
+
+
+def _check_levels(series: pd.Series, target: str) -> None:
+    """Ordinal levels are ordered by value: numbers, or a pandas ordered categorical (its own order);
+    at least three of them (two levels are a binary target)."""
+    ordered = isinstance(series.dtype, pd.CategoricalDtype) and series.dtype.ordered
+    numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+    if not (ordered or numeric):
+        raise LossInputError(
+            "target",
+            "ordinal levels as numbers (or an ordered categorical), lowest first",
+            f"column {target!r} of dtype {series.dtype}",
+        )
+    if series.nunique() < 3:
+        raise LossInputError("task", f"'binary' for a target with {series.nunique()} levels", "'ordinal'")
 
 
 def _categorical_columns(features: pd.DataFrame) -> list[str]:

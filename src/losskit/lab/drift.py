@@ -343,9 +343,9 @@ def check_drift(
         )
     col = _column(frame, scores, "scores")
     values = _numeric(col, "scores")
-    if card.task == "multiclass":
+    if card.task in ("multiclass", "ordinal"):
         raise LossInputError(
-            "scores", "used with a binary or regression model card (check labels as target)", "a multiclass card"
+            "scores", "used with a binary or regression model card (check labels as target)", f"a {card.task} card"
         )
     if card.task == "binary" and ((values < 0) | (values > 1)).any():
         raise LossInputError("scores", "positive-class probabilities in [0, 1]", "values outside [0, 1]")

@@ -121,7 +121,7 @@ def fit_gbdt(
 
     config = config.resolve(len(x_train))  # patience from the data size unless given
     objective = objective_for(cand, n_classes)
-    reference = reference_loss(task)
+    reference = reference_loss(task, cand)
     yt_train, yt_val = target_tensor(y_train, task), target_tensor(y_val, task)
     history: list[dict[str, float]] = []
 

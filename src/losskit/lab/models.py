@@ -4,7 +4,8 @@ The output layer is followed by a fixed affine map ``out = net(x) * scale + loc`
 starts the model at the training data's baseline (log prior odds for classification, the median
 for regression) and whose ``scale`` (a robust spread of a regression target) keeps the network's
 own outputs near unit scale, so one learning rate suits every target. The loss still sees the
-output in the target's own units, so options such as Huber's ``delta`` mean what they say.
+output in the target's own units, so options such as Huber's ``delta`` mean what they say. A
+count loss's output is a log-mean (``log_link``): unit scale, starting at the log of the mean.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ __all__ = ["TabularNet", "build_net", "output_size"]
 
 
 def output_size(task: str, n_classes: int) -> int:
-    return n_classes if task == "multiclass" else 1
+    return n_classes if task in ("multiclass", "ordinal") else 1
 
 
 class TabularNet(nn.Module):
@@ -91,9 +92,19 @@ def build_net(
     n_classes: int,
     hidden: Sequence[int],
     start: Tensor | None = None,
+    *,
+    log_link: bool = False,
+    n_outputs: int | None = None,
 ) -> TabularNet:
-    """The ``mlp`` or ``linear`` model; its output map starts at ``start`` (default: the training baseline)."""
-    if task == "regression":
+    """The ``mlp`` or ``linear`` model; its output map starts at ``start`` (default: the training baseline).
+
+    With ``log_link`` the output is a log-mean (count losses): unit scale, starting at ``start`` or
+    the log of the mean target.
+    """
+    if log_link:
+        loc = float(np.log(max(float(np.mean(y_train)), 1e-8)))
+        scale = 1.0
+    elif task == "regression":
         q25, q50, q75 = np.percentile(y_train, [25, 50, 75])
         spread = (q75 - q25) / 1.349 or float(np.std(y_train)) or 1.0  # IQR of a normal = 1.349 sigma
         loc: Any = float(q50)
@@ -105,7 +116,6 @@ def build_net(
         scale = 1.0
     if start is not None:
         loc = start
-    if start is not None:
-        loc = start
     layers = tuple(hidden) if kind == "mlp" else ()
-    return TabularNet(n_features, output_size(task, n_classes), layers, loc=loc, scale=scale)
+    outputs = n_outputs or output_size(task, n_classes)
+    return TabularNet(n_features, outputs, layers, loc=loc, scale=scale)

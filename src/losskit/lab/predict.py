@@ -15,9 +15,10 @@ and the tree models are XGBoost JSON / LightGBM text files.
 
 Outputs (one row per input row, same order): ``score`` (probability of ``classes[1]``) and
 ``decision`` for a binary model; ``p_<class>`` per class and ``decision`` for multi-class;
-``prediction`` for regression. :func:`write_table` writes them atomically (a temporary file in
-the destination's folder, then :func:`os.replace`; a symbolic link at the destination is
-replaced, never followed).
+``p_<level>`` per level and ``decision`` (the median level, CORN's ``corn_predict``) for an
+ordinal model; ``prediction`` for regression (``exp`` of a count loss's log-mean output).
+:func:`write_table` writes them atomically (a temporary file in the destination's folder, then
+:func:`os.replace`; a symbolic link at the destination is replaced, never followed).
 
 A cross-validated tree run (``--cv K --model xgboost | lightgbm``) saves only the first fold's
 booster; :func:`load_run` warns that its predictions come from that model alone.
@@ -80,7 +81,13 @@ class SavedRun:
             decision = np.where(scores >= t, card.classes[1], card.classes[0])
             return pd.DataFrame({"score": scores, "decision": decision}, index=frame.index)
         out = pd.DataFrame({f"p_{c}": scores[:, i] for i, c in enumerate(card.classes)}, index=frame.index)
-        out["decision"] = np.asarray(card.classes, dtype=object)[scores.argmax(axis=1)]
+        if card.task == "ordinal":
+            from losskit.lab.scoring import median_level
+
+            picked = median_level(scores)
+        else:
+            picked = scores.argmax(axis=1)
+        out["decision"] = np.asarray(card.classes, dtype=object)[picked]
         return out
 
     def _raw(self, model: Any, x: np.ndarray) -> np.ndarray:
@@ -111,14 +118,11 @@ class SavedRun:
         import torch
 
         from losskit.evaluate import adjust_for_prior_shift
-        from losskit.lab.candidates import Candidate, inverse_scores
-        from losskit.lab.train import scores_from_raw
+        from losskit.lab.candidates import Candidate, scores_of
 
         loss = self.card.loss
         cand = Candidate(loss["name"], target_transform=loss.get("target_transform"), resample=loss.get("resample"))
-        scores = inverse_scores(
-            cand, scores_from_raw(torch.as_tensor(np.asarray(raw, dtype=np.float64)), self.card.task)
-        )
+        scores = scores_of(cand, torch.as_tensor(np.asarray(raw, dtype=np.float64)), self.card.task)
         if cand.resample is None:
             return scores
         # trained on class-balanced rows: back from the uniform prior to the training split's prior

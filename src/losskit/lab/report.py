@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 from matplotlib import rc_context
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from losskit._format import number as _fmt
+from losskit.catalog import TARGET_TRANSFORMS
 from losskit.lab.results import LabResult
 
 __all__ = ["recommendation", "render_report"]
@@ -55,6 +56,7 @@ def recommendation(result: LabResult) -> list[str]:
                 "prefer the simpler loss if that matters more, or collect more test data."
             )
     lines += _strategies(result)
+    lines += _transforms(result)
     advised = next((r for r in result.results if r.candidate.origin == "advisor"), None)
     if advised is w and len(result.results) == 1:
         pass  # one candidate confirms nothing
@@ -105,6 +107,20 @@ def _strategies(result: LabResult) -> list[str]:
     return [f"Imbalance strategy that won: {won}. Best test {result.metric.label} of each: {parts}."]
 
 
+def _transforms(result: LabResult) -> list[str]:
+    """How candidates trained on a transformed target were scored: the inverse, in target units."""
+    out = []
+    for r in result.results:
+        t = r.candidate.target_transform
+        if t:
+            inverse = TARGET_TRANSFORMS[t][1]
+            out.append(
+                f"{r.candidate.label} trained on {t}({result.table.target}); its test scores are {inverse} of its "
+                f"prediction, in {result.table.target}'s own units like every other candidate's."
+            )
+    return out
+
+
 def _budget(result: LabResult) -> str:
     t = result.options.train
     if result.options.model in ("xgboost", "lightgbm"):
@@ -135,6 +151,12 @@ def _ticks(fig: Figure) -> None:
             if scale == "linear":
                 axis.set_major_locator(MaxNLocator(nbins=5))
                 axis.set_major_formatter(FuncFormatter(_compact))
+            elif scale == "log":  # labelled majors only; within one decade a few steps inside it
+                lo, hi = axis.get_view_interval()
+                subs = (1.0, 1.2, 1.5, 2.0, 3.0, 5.0, 7.0) if 0 < lo and hi < 10 * lo else (1.0,)
+                axis.set_major_locator(LogLocator(subs=subs, numticks=6))
+                axis.set_major_formatter(FuncFormatter(_compact))
+                axis.set_minor_formatter(NullFormatter())
 
 
 def _svg(fig: Figure) -> str:
@@ -289,6 +311,7 @@ _COLUMNS = {
         "log_loss": "log-loss",
     },
     "multiclass": {"accuracy": "accuracy", "macro_f1": "macro F1", "log_loss": "log-loss"},
+    "ordinal": {"mae": "level MAE", "qwk": "QWK", "accuracy": "accuracy"},
     "regression": {"mae": "MAE", "rmse": "RMSE", "median_absolute_error": "median AE", "r2": "R²"},
 }
 
@@ -304,7 +327,7 @@ def _table(result: LabResult) -> str:
         *(["<th>threshold</th>"] if binary else []),
         *[f"<th>{html.escape(h)}</th>" for h in columns.values()],
         "<th>val ref loss</th>",
-        "<th>epochs (best)</th>",
+        f"<th>{'rounds' if result.options.model in ('xgboost', 'lightgbm') else 'epochs'} (best)</th>",
         "<th>s</th>",
     ]
     rows = []
@@ -334,9 +357,12 @@ def render_report(result: LabResult) -> str:
     t = result.table
     with rc_context({"svg.fonttype": "none", "font.size": 8, "axes.grid": True, "grid.alpha": 0.3}):
         figures = [("Loss curves", _loss_curves(result))]
-        figures += {"binary": _binary_curves, "multiclass": _multiclass_curves, "regression": _regression_curves}[
-            t.task
-        ](result)
+        figures += {
+            "binary": _binary_curves,
+            "multiclass": _multiclass_curves,
+            "ordinal": _multiclass_curves,
+            "regression": _regression_curves,
+        }[t.task](result)
     sizes = result.plan.sizes
     advice = result.advice or {}
     parts = [

@@ -3,10 +3,16 @@
 Names: binary ``f1``, ``precision``, ``recall``, ``average_precision``, ``roc_auc``, ``recall_at_precision=P``,
 ``precision_at_recall=R``, ``balanced_accuracy``, ``mcc``, ``accuracy``, ``log_loss``, ``brier``;
 multi-class ``accuracy``, ``macro_f1``, ``balanced_accuracy``, ``log_loss``; regression ``mae``,
-``rmse``, ``mse``, ``median_absolute_error``, ``r2``. Threshold-dependent binary metrics are computed at the
-threshold tuned on validation: ``recall_at_precision=P`` tunes the threshold for the best recall
-with validation precision >= P and scores the *test* recall at that threshold (so a precision
-target missed on new data shows up, instead of being re-optimised on the test set).
+``rmse``, ``mse``, ``median_absolute_error``, ``r2``, ``poisson_deviance`` (the mean Poisson
+deviance ``2 (y log(y / mu) - y + mu)`` of a non-negative target, scikit-learn's
+``mean_poisson_deviance``; a prediction below ``POISSON_FLOOR`` counts as that floor, so a
+model that predicts a zero or negative mean gets a large finite deviance instead of an error);
+ordinal ``mae`` (on the level index), ``qwk`` (quadratic weighted kappa) and ``accuracy`` of the
+predicted level, the median of the level probabilities (CORN's :func:`losskit.corn_predict`).
+Threshold-dependent binary metrics are computed at the threshold tuned on validation:
+``recall_at_precision=P`` tunes the threshold for the best recall with validation precision >= P
+and scores the *test* recall at that threshold (so a precision target missed on new data shows
+up, instead of being re-optimised on the test set).
 
 The bootstrap is *paired*: every candidate is scored on the same resamples of the test rows,
 so the fraction of resamples a candidate wins is a fair comparison even when the intervals
@@ -28,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.special import xlogy
 
 from losskit._errors import LossInputError
 from losskit.lab.results import CandidateResult
@@ -39,11 +46,13 @@ __all__ = [
     "paired_bootstrap",
     "parse_metric",
     "score_candidates",
+    "median_level",
     "metrics_of",
     "tune_threshold",
 ]
 
-DEFAULT_METRIC = {"binary": "average_precision", "multiclass": "macro_f1", "regression": "mae"}
+POISSON_FLOOR = 1e-6
+DEFAULT_METRIC = {"binary": "average_precision", "multiclass": "macro_f1", "regression": "mae", "ordinal": "mae"}
 
 # name -> (higher is better, needs a threshold, takes a parameter)
 _BINARY = {
@@ -72,8 +81,14 @@ _REGRESSION = {
     "mse": (False, False, False),
     "median_absolute_error": (False, False, False),
     "r2": (True, False, False),
+    "poisson_deviance": (False, False, False),
 }
-_TABLES = {"binary": _BINARY, "multiclass": _MULTICLASS, "regression": _REGRESSION}
+_ORDINAL = {
+    "mae": (False, False, False),
+    "qwk": (True, False, False),
+    "accuracy": (True, False, False),
+}
+_TABLES = {"binary": _BINARY, "multiclass": _MULTICLASS, "regression": _REGRESSION, "ordinal": _ORDINAL}
 
 
 @dataclass(frozen=True)
@@ -155,6 +170,13 @@ class Scorer:
             self.pred = (self.scores >= self.threshold).astype(np.float64)
         elif spec.task == "multiclass":
             self.pred = self.scores.argmax(axis=1)
+        elif spec.task == "ordinal":
+            self.pred = median_level(self.scores)
+        elif spec.name == "poisson_deviance":
+            if np.any(self.y < 0):
+                raise LossInputError("metric", "a non-negative target for poisson_deviance", "negative targets")
+            mu = np.maximum(self.scores, POISSON_FLOOR)
+            self.deviance = 2.0 * (xlogy(self.y, self.y / mu) - self.y + mu)
         elif spec.name == "median_absolute_error":
             self.abs_sorted = np.sort(np.abs(self.scores - self.y))
             self.order = np.argsort(np.abs(self.scores - self.y), kind="stable")
@@ -165,6 +187,8 @@ class Scorer:
             return self._binary(w)
         if self.spec.task == "multiclass":
             return self._multiclass(w)
+        if self.spec.task == "ordinal":
+            return self._ordinal(w)
         return self._regression(w)
 
     def _binary(self, w: np.ndarray) -> float:
@@ -209,6 +233,20 @@ class Scorer:
         denom = support + predicted  # macro F1: 2 TP / (2 TP + FP + FN) per class, 0 where undefined
         return float(np.mean(np.divide(2 * tp, denom, out=np.zeros(c), where=denom > 0)))
 
+    def _ordinal(self, w: np.ndarray) -> float:
+        name, y, pred = self.spec.name, self.y, self.pred
+        if name == "mae":
+            return float(np.sum(w * np.abs(pred - y)) / w.sum())
+        if name == "accuracy":
+            return float(np.sum(w * (pred == y)) / w.sum())
+        k = self.scores.shape[1]  # quadratic weighted kappa over the levels 0 .. K-1
+        observed = np.bincount(y * k + pred, weights=w, minlength=k * k).reshape(k, k)
+        expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / observed.sum()
+        levels = np.arange(k)
+        weights = (levels[:, None] - levels[None, :]) ** 2
+        denom = np.sum(weights * expected)
+        return float(1.0 - np.sum(weights * observed) / denom) if denom > 0 else float("nan")
+
     def _regression(self, w: np.ndarray) -> float:
         name, err = self.spec.name, self.scores - self.y
         total = w.sum()
@@ -217,6 +255,8 @@ class Scorer:
         if name in ("mse", "rmse"):
             mse = float(np.sum(w * err**2) / total)
             return mse if name == "mse" else float(np.sqrt(mse))
+        if name == "poisson_deviance":
+            return float(np.sum(w * self.deviance) / total)
         if name == "median_absolute_error":  # the smallest error whose cumulative weight reaches half
             cum = np.cumsum(w[self.order])
             return float(self.abs_sorted[np.searchsorted(cum, 0.5 * total)])
@@ -297,13 +337,28 @@ def tune_threshold(metric: MetricSpec, y: np.ndarray, scores: np.ndarray) -> flo
     return threshold if np.isfinite(threshold) else 0.5
 
 
+def median_level(probabilities: np.ndarray) -> np.ndarray:
+    """``(N,)`` the median level of ``(N, K)`` level probabilities: the first level whose cumulative
+    probability reaches 1/2 (for CORN, the level :func:`losskit.corn_predict` gives)."""
+    cdf = np.cumsum(probabilities, axis=1)
+    return np.minimum((cdf < 0.5).sum(axis=1), probabilities.shape[1] - 1)
+
+
 def metrics_of(task: str, y: np.ndarray, scores: np.ndarray, threshold: float | None) -> dict[str, float]:
     """:func:`losskit.evaluate.metrics` of ``scores`` (undefined ones, e.g. precision with no
-    predicted positive, without warnings)."""
-    from losskit.evaluate import metrics
+    predicted positive, without warnings); for ordinal levels :func:`losskit.evaluate.level_mae`,
+    :func:`~losskit.evaluate.quadratic_weighted_kappa` and the accuracy of the median level."""
+    from losskit.evaluate import level_mae, metrics, quadratic_weighted_kappa
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if task == "ordinal":
+            pred, k = median_level(scores), scores.shape[1]
+            return {
+                "mae": float(level_mae(y, pred)),
+                "qwk": float(quadratic_weighted_kappa(y, pred, num_levels=k)),
+                "accuracy": float(np.mean(pred == y)),
+            }
         return metrics(y, scores, task=task, threshold=threshold)
 
 
