@@ -192,3 +192,17 @@ def test_binary_float32_kernel_tracks_float64(n, gamma, alpha, scale, seed):
     (ref_grad,) = torch.autograd.grad(ref.sum(), x64)
     torch.testing.assert_close(out.double(), ref.detach(), rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(grad.double(), ref_grad, rtol=1e-4, atol=1e-6)
+
+
+def test_multiclass_gradient_where_the_target_probability_underflows():
+    """Found by `make test-explore`: with p_t ~ 1e-99 (0 in float32) the float32 sum 1 - p_t is
+    1 + 1.2e-7, and b / (1 - p_t) - b with b ~ 800 (gamma 3.5, log p_t ~ -227) cancelled to 1e-4
+    instead of 0. Written as b p_t / (1 - p_t) the gradient tracks float64 to float32 accuracy."""
+    g = torch.Generator().manual_seed(138)
+    x = 55.875 * torch.randn(7, 7, generator=g)
+    t = torch.randint(0, 7, (7,), generator=g)
+    xr = x.clone().requires_grad_()
+    (grad,) = torch.autograd.grad(losskit.focal_loss(xr, t, gamma=3.5, reduction="none").sum(), xr)
+    x64 = x.double().requires_grad_()
+    (ref_grad,) = torch.autograd.grad(_multiclass_reference(x64, t, 3.5).sum(), x64)
+    torch.testing.assert_close(grad.double(), ref_grad, rtol=1e-5, atol=1e-6)

@@ -92,14 +92,14 @@ def test_each_corruption_names_its_field(
     with pytest.raises(LossInputError) as exc:
         validate_card(card)
     argument = exc.value.argument
-    assert argument == f"CARD field {field}" or (name == "deep nesting" and argument.startswith(f"CARD field {field}."))
+    assert argument == field or (name == "deep nesting" and argument.startswith(f"{field}."))
     # through the command: NaN / Infinity written as the literals Python's json emits
     path = tmp_path / "card.json"
     path.write_text(json.dumps(card))
     credit_default().head(100).to_csv(tmp_path / "d.csv", index=False)
     assert main(["drift", str(path), str(tmp_path / "d.csv"), "--target", "default"]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and f"CARD field {field}" in err
+    assert len(err.splitlines()) == 1 and f"argument `CARD.json` ({field}" in err
 
 
 def test_a_thousand_levels_of_nesting_and_a_non_object(tmp_path: Path) -> None:
@@ -120,12 +120,12 @@ def test_regression_and_multiclass_cards_validate_their_own_reference() -> None:
         validate_card(reg)
     reg = regression_card(diamonds().price).to_dict()
     reg["classes"] = ["a", "b"]
-    with pytest.raises(LossInputError, match="CARD field classes"):
+    with pytest.raises(LossInputError, match="`classes`"):
         validate_card(reg)
     multi = class_card(pd.Series(["a", "b", "c"] * 10, name="y")).to_dict()
     validate_card(multi)
     multi["threshold"] = 0.5  # a threshold only means something for a binary model
-    with pytest.raises(LossInputError, match="CARD field threshold"):
+    with pytest.raises(LossInputError, match="`threshold`"):
         validate_card(multi)
 
 

@@ -158,14 +158,7 @@ def _to_meta(value):
     return value
 
 
-# Not covered yet (they still read meta tensors in their value checks: `values_checked()` where
-# `reads_values(t)` steps aside for meta tensors, or `check_has_values` refuses them):
-# linear_cross_entropy (functional/fused.py), crf and the segmentation losses.
-_META_PENDING = ("linear_cross_entropy", "crf", "dice", "tversky", "focal_tversky", "lovasz", "dice_ce")
-_META = [c for c in CASES if not c.name.startswith(_META_PENDING)]
-
-
-@pytest.mark.parametrize("case", _META, ids=[c.name for c in _META])
+@pytest.mark.parametrize("case", CASES, ids=ids)
 def test_meta_tensors_give_a_result_or_a_loss_input_error(case: LossCase) -> None:
     """Shape inference on the meta device: value checks cannot read meta tensors, so they step
     aside; the loss either infers the result's shape or refuses with LossInputError (never a raw
@@ -178,3 +171,26 @@ def test_meta_tensors_give_a_result_or_a_loss_input_error(case: LossCase) -> Non
     except LossInputError:
         return
     assert out.is_meta and out.shape == expected.shape and out.dtype == expected.dtype
+
+
+def _tensor_slots(args, kwargs):
+    """(position or keyword, value) of every tensor argument after the first (none for a loss
+    of one tensor, such as ``ntxent``)."""
+    slots = [(i, a) for i, a in enumerate(args) if i > 0 and isinstance(a, torch.Tensor)]
+    return slots + [(k, v) for k, v in kwargs.items() if isinstance(v, torch.Tensor)]
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_tensors_on_another_device_give_a_loss_input_error(case: LossCase) -> None:
+    """Each tensor argument moved alone to another device (``meta`` stands for a second device on
+    a CPU-only machine) is refused with LossInputError naming it, before any computation."""
+    args, kwargs = _make(case)
+    for slot, value in _tensor_slots(args, kwargs):
+        moved_args, moved_kwargs = list(args), dict(kwargs)
+        if isinstance(slot, int):
+            moved_args[slot] = value.to("meta")
+        else:
+            moved_kwargs[slot] = value.to("meta")
+        with pytest.raises(LossInputError, match="device") as info:
+            _call(case, tuple(moved_args), moved_kwargs)
+        assert "`" in str(info.value)

@@ -25,6 +25,7 @@ import math
 import numbers
 from collections.abc import Iterator, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -32,6 +33,7 @@ from losskit._errors import LossInputError
 
 __all__ = [
     "as_class_indices",
+    "check_bool",
     "check_broadcastable",
     "check_choice",
     "check_class_indices",
@@ -39,8 +41,10 @@ __all__ = [
     "check_float",
     "check_has_values",
     "check_ignore_index",
+    "check_input",
     "check_integer",
     "check_label_smoothing",
+    "check_real",
     "check_reduction",
     "check_same_device",
     "check_same_shape",
@@ -120,6 +124,12 @@ def check_reduction(reduction: str) -> None:
     check_choice("reduction", reduction, REDUCTIONS)
 
 
+def check_bool(name: str, value: object) -> None:
+    """A switch must be a bool (Python or numpy): ``"no"`` or ``"False"`` would read as on."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise LossInputError(name, "True or False", repr(value))
+
+
 def check_choice(name: str, value: object, choices: Sequence[object]) -> None:
     """Refuse a string option that is not one of ``choices`` (a typo never selects another mode)."""
     if value not in choices:
@@ -132,6 +142,21 @@ def check_float(name: str, t: object) -> None:
         raise LossInputError(name, "a torch.Tensor", type(t).__name__)
     if not t.is_floating_point():
         raise LossInputError(name, "a floating-point tensor (logits or predictions)", describe(t))
+
+
+def check_input(name: str, t: object) -> None:
+    """The rule for predictions (logits, scores, embeddings, boxes): a floating-point tensor with
+    no NaN (value check). A NaN prediction has no loss, and a loss that clips or masks would hide
+    it in a finite number. Infinities are left to the loss (``-inf`` logits mask classes)."""
+    check_float(name, t)
+    if not reads_values(t):  # type: ignore[arg-type]
+        return
+    # A sum is NaN whenever an element is (and also for +inf beside -inf): one pass, no
+    # input-sized temporary; only then count the NaNs exactly.
+    if bool(torch.isnan(t.detach().sum())):  # type: ignore[union-attr]
+        n = int(torch.isnan(t.detach()).sum())  # type: ignore[union-attr]
+        if n:
+            raise LossInputError(name, "free of NaN (a prediction with NaN has no loss)", f"{n} NaN values")
 
 
 def check_integer(name: str, t: Tensor) -> None:
@@ -188,6 +213,12 @@ def check_sample_weight(name: str, weight: object, shape: Sequence[int], what: s
     check_same_device(name, weight, like)  # type: ignore[arg-type]
     check_broadcastable(name, weight, shape, what)  # type: ignore[arg-type]
     check_values_in_range(name, weight, 0.0, math.inf, high_inclusive=False)  # type: ignore[arg-type]
+
+
+def check_real(name: str, t: Tensor, what: str) -> None:
+    """``t`` must hold real numbers (integer, bool or floating; ``what`` says what they mean)."""
+    if t.is_complex():
+        raise LossInputError(name, f"a real tensor of {what}", describe(t))
 
 
 def check_same_shape(name: str, t: Tensor, expected: Sequence[int], what: str) -> None:

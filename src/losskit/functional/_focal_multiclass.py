@@ -19,7 +19,9 @@ Numerics: ``1 - p_t`` is the sum of the other probabilities (no cancellation) an
 :math:`\log p_t = -\operatorname{log1p}((1 - p_t) / p_t)`, exact for every ``p_t`` that does not
 underflow; where it does, :math:`\log p_t = x_t - \operatorname{lse}(x)` with
 :math:`\operatorname{lse}(x) = \max x - \log \max p` (the largest probability is at least
-``1/C``). ``b / (1 - p_t)`` is taken as 0 where ``1 - p_t`` underflows (its limit, since ``m``
+``1/C``). ``b / (1 - p_t) - b`` is computed as ``b p_t / (1 - p_t)`` (no cancellation when
+``p_t`` underflows and the float32 sum ``1 - p_t`` is ``1 + ulp``), and ``b / (1 - p_t)`` is taken as
+0 where ``1 - p_t`` underflows (its limit, since ``m``
 vanishes faster for ``gamma > 0``), so loss and gradient are finite for any logits.
 
 Cost: the softmax is the only ``N x C`` tensor allocated (it becomes the gradient in place);
@@ -57,8 +59,10 @@ def _forward(x: Tensor, index: Tensor, coef: Tensor | None, gamma: float, need_g
         return loss, None
     if mod is not None:
         b = a * gamma * log_pt
-        ratio = torch.where(one_minus > 0, b / torch.where(one_minus > 0, one_minus, 1.0), 0.0)
-        row = ratio - a - b
+        # b / (1 - p_t) - b written as b p_t / (1 - p_t): no cancellation when 1 - p_t rounds to
+        # 1 + ulp (p_t underflowed: b is large and the difference is exactly 0, not b * 1e-7).
+        safe = torch.where(one_minus > 0, one_minus, 1.0)
+        row = torch.where(one_minus > 0, b * p_t / safe, -b) - a
     else:
         b = torch.zeros_like(a)
         row = -a

@@ -55,8 +55,9 @@ from losskit._numerics import compute_dtype, restore, upcast
 from losskit._reduction import NumItems, reduce_loss
 from losskit._validation import (
     check_finite,
-    check_float,
+    check_input,
     check_reduction,
+    check_same_device,
     check_same_shape,
     check_scalar_range,
     reads_values,
@@ -81,10 +82,11 @@ def _check_boxes(name: str, boxes: Tensor) -> None:
 
 
 def _prepare(boxes1: Tensor, boxes2: Tensor, eps: float, reduction: str) -> tuple[Tensor, Tensor]:
-    check_float("boxes1", boxes1)
-    check_float("boxes2", boxes2)
+    check_input("boxes1", boxes1)
+    check_input("boxes2", boxes2)
     if boxes1.dim() == 0 or boxes1.shape[-1] != 4:
         raise LossInputError("boxes1", "of shape (*, 4) in (x1, y1, x2, y2) form", f"shape {tuple(boxes1.shape)}")
+    check_same_device("boxes2", boxes2, boxes1, "boxes1")
     check_same_shape("boxes2", boxes2, boxes1.shape, "the shape of `boxes1`")
     check_scalar_range("eps", eps, 0.0, math.inf, low_inclusive=False)
     check_reduction(reduction)

@@ -28,6 +28,7 @@ from losskit._validation import (
     check_class_indices,
     check_float,
     check_ignore_index,
+    check_input,
     check_label_smoothing,
     check_reduction,
     check_same_device,
@@ -55,7 +56,7 @@ def _binary_inputs(
     label_smoothing: float,
     reduction: str,
 ):
-    check_float("input", input)
+    check_input("input", input)
     if not isinstance(target, Tensor):
         raise LossInputError("target", "a torch.Tensor", type(target).__name__)
     check_same_device("target", target, input)
@@ -213,7 +214,7 @@ def _multiclass_inputs(
     label_smoothing: float,
     reduction: str,
 ) -> _MultiClass:
-    check_float("input", input)
+    check_input("input", input)
     if not isinstance(target, Tensor):
         raise LossInputError("target", "a torch.Tensor", type(target).__name__)
     check_same_device("target", target, input)

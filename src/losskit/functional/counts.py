@@ -46,6 +46,7 @@ from losskit._reduction import NumItems, reduce_loss
 from losskit._validation import (
     check_broadcastable,
     check_float,
+    check_input,
     check_reduction,
     check_same_device,
     check_same_shape,
@@ -67,7 +68,7 @@ def _prepare(
     positive: bool,
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     """Check the arguments; return the log-mean ``eta``, the target and the weight in the compute dtype."""
-    check_float("input", input)
+    check_input("input", input)
     check_float("target", target)
     check_same_device("target", target, input)
     check_same_shape("target", target, input.shape, "the shape of `input`")

@@ -28,11 +28,12 @@ from losskit._validation import (
     as_class_indices,
     check_class_indices,
     check_float,
+    check_input,
     check_reduction,
     check_same_device,
     check_same_shape,
     describe,
-    values_checked,
+    reads_values,
 )
 
 __all__ = ["crf_decode", "crf_loss"]
@@ -45,11 +46,11 @@ def _crf_inputs(
     end_transitions: Tensor | None,
     mask: Tensor | None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    check_float("input", input)
+    check_input("input", input)
     if input.dim() != 3:
         raise LossInputError("input", "emission scores of shape (N, T, C)", describe(input))
     n, steps, c = input.shape
-    check_float("transitions", transitions)
+    check_input("transitions", transitions)
     check_same_device("transitions", transitions, input)
     check_same_shape("transitions", transitions, (c, c), "(C, C) for C tags")
     dtype = compute_dtype(input)
@@ -70,7 +71,7 @@ def _crf_inputs(
         check_same_device("mask", mask, input)
         check_same_shape("mask", mask, (n, steps), "(N, T), the first two dims of `input`")
         mask = mask.bool()
-        if values_checked() and steps > 1 and bool((mask[:, 1:] & ~mask[:, :-1]).any()):
+        if reads_values(mask) and steps > 1 and bool((mask[:, 1:] & ~mask[:, :-1]).any()):
             raise LossInputError("mask", "a prefix of ones in every row (left-aligned sequences)", "a gap")
     return upcast(input, dtype), upcast(transitions, dtype), ends[0], ends[1], mask
 
@@ -135,7 +136,7 @@ def crf_loss(
     check_same_device("target", target, input)
     target = as_class_indices("target", target)
     check_same_shape("target", target, mask.shape, "(N, T), the first two dims of `input`")
-    if values_checked():
+    if reads_values(target):
         check_class_indices("target", target[mask], e.shape[2], None)
     lengths = mask.sum(1)
     if e.shape[1] == 0:

@@ -24,8 +24,8 @@ from losskit._reduction import NumItems, reduce_loss
 from losskit._validation import (
     as_class_indices,
     check_class_indices,
-    check_float,
     check_ignore_index,
+    check_input,
     check_reduction,
     check_same_device,
     check_same_shape,
@@ -82,8 +82,8 @@ def distillation_loss(
         >>> round(losskit.distillation_loss(student, teacher, temperature=2.0).item(), 4)
         0.4898
     """
-    check_float("student_logits", student_logits)
-    check_float("teacher_logits", teacher_logits)
+    check_input("student_logits", student_logits)
+    check_input("teacher_logits", teacher_logits)
     check_reduction(reduction)
     check_scalar_range("temperature", temperature, 0.0, low_inclusive=False)
     check_scalar_range("alpha", alpha, 0.0, 1.0)

@@ -24,10 +24,12 @@ from losskit._numerics import compute_dtype, restore, upcast
 from losskit._reduction import NumItems, reduce_loss
 from losskit._validation import (
     as_class_indices,
+    check_bool,
     check_choice,
     check_class_indices,
-    check_float,
     check_has_values,
+    check_input,
+    check_real,
     check_reduction,
     check_same_device,
     check_same_shape,
@@ -63,7 +65,7 @@ _COS_EPS = 1e-6
 
 
 def _check_matrix(name: str, t: object) -> None:
-    check_float(name, t)
+    check_input(name, t)
     if t.dim() != 2:  # type: ignore[union-attr]
         raise LossInputError(name, "a 2-d tensor (batch, embedding_dim)", describe(t))
 
@@ -131,13 +133,16 @@ def triplet_margin_loss(
         >>> losskit.triplet_margin_loss(a, p, n, margin=1.5)  # max(1 - 2 + 1.5, 0)
         tensor(0.5000)
     """
+    check_bool("swap", swap)
     check_reduction(reduction)
-    check_float("anchor", anchor)
+    check_input("anchor", anchor)
     if anchor.dim() not in (1, 2):
         raise LossInputError("anchor", "a 1-d (D,) or 2-d (N, D) tensor", describe(anchor))
-    check_float("positive", positive)
+    check_input("positive", positive)
+    check_same_device("positive", positive, anchor, "anchor")
     check_same_shape("positive", positive, anchor.shape, "the shape of `anchor`")
-    check_float("negative", negative)
+    check_input("negative", negative)
+    check_same_device("negative", negative, anchor, "anchor")
     check_same_shape("negative", negative, anchor.shape, "the shape of `anchor`")
     check_scalar_range("margin", margin, 0.0)
     check_scalar_range("p", p, 0.0, math.inf, low_inclusive=False)
@@ -215,6 +220,7 @@ def triplet_loss(
         >>> losskit.triplet_loss(x, torch.tensor([0, 0, 1, 1]), margin=0.5)  # every triplet already separated
         tensor(0.)
     """
+    check_bool("soft_margin", soft_margin)
     check_reduction(reduction)
     _check_matrix("input", input)
     labels = _check_labels("target", target, input)
@@ -286,12 +292,13 @@ def contrastive_loss(
     """
     check_reduction(reduction)
     _check_matrix("input1", input1)
-    check_float("input2", input2)
+    check_input("input2", input2)
     check_same_device("input2", input2, input1, "input1")
     check_same_shape("input2", input2, input1.shape, "the shape of `input1`")
     if not isinstance(target, Tensor):
         raise LossInputError("target", "a torch.Tensor", type(target).__name__)
     check_same_device("target", target, input1, "input1")
+    check_real("target", target, "0/1 pair flags")
     check_same_shape("target", target, (input1.shape[0],), "one flag per pair")
     if reads_values(target) and target.dtype != torch.bool:
         if not bool(((target == 0) | (target == 1)).all()):
@@ -370,9 +377,13 @@ def info_nce(
         >>> losskit.info_nce(q, q, temperature=1.0)  # log(e + 2) - 1: each query's own key scores 1, the others 0
         tensor(0.5514)
     """
+    check_bool("symmetric", symmetric)
+    check_bool("gather", gather)
+    check_bool("normalize", normalize)
     check_reduction(reduction)
     _check_matrix("query", query)
     _check_matrix("key", key)
+    check_same_device("key", key, query, "query")
     check_same_shape("key", key, query.shape, "the shape of `query`: row i of each is a positive pair")
     _check_temperature(temperature)
     dtype = compute_dtype(query)
@@ -527,6 +538,7 @@ def arcface_loss(
         >>> losskit.arcface_loss(x, centers, torch.tensor([0]), scale=1.0, margin=0.0)  # log(e + 1) - 1
         tensor(0.3133)
     """
+    check_bool("easy_margin", easy_margin)
     check_reduction(reduction)
     target = _check_margin_inputs(input, centers, target, scale)
     check_scalar_range("margin", margin, 0.0, math.pi, high_inclusive=False)

@@ -21,8 +21,11 @@ from losskit._validation import (
     check_choice,
     check_class_indices,
     check_float,
+    check_has_values,
+    check_input,
     check_integer,
     check_reduction,
+    check_same_device,
     check_same_shape,
     check_scalar_range,
     describe,
@@ -47,8 +50,9 @@ def _check(
     ignore_index: int,
     process_group: Any,
 ) -> None:
-    check_float("input", input)
-    check_float("linear_weight", linear_weight)
+    check_input("input", input)
+    check_input("linear_weight", linear_weight)
+    check_same_device("linear_weight", linear_weight, input)
     if linear_weight.dim() != 2:
         raise LossInputError("linear_weight", "a 2-d tensor (V, H)", describe(linear_weight))
     if input.dim() < 1 or input.shape[-1] != linear_weight.shape[1]:
@@ -59,9 +63,12 @@ def _check(
     if not isinstance(target, Tensor):
         raise LossInputError("target", "a torch.Tensor", type(target).__name__)
     check_integer("target", target)
+    check_same_device("target", target, input)
+    check_has_values("target", target, "the chunks keep only the rows whose target is not ignored")
     check_same_shape("target", target, input.shape[:-1], "input without its last dimension")
     if linear_bias is not None:
         check_float("linear_bias", linear_bias)
+        check_same_device("linear_bias", linear_bias, input)
         check_same_shape("linear_bias", linear_bias, linear_weight.shape[:1], "(V,) from linear_weight")
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
         raise LossInputError("ignore_index", "an int", repr(ignore_index))

@@ -38,7 +38,9 @@ from losskit._reduction import NumItems, reduce_loss
 from losskit._validation import (
     check_choice,
     check_float,
+    check_input,
     check_integer,
+    check_real,
     check_reduction,
     check_same_device,
     check_same_shape,
@@ -115,6 +117,7 @@ def _prepare(input: Tensor, target: Tensor, mask: Tensor | None, weight: Tensor 
     if not isinstance(target, Tensor):
         raise LossInputError("target", "a torch.Tensor", type(target).__name__)
     check_same_device("target", target, input)
+    check_real("target", target, "relevance grades")
     check_same_shape("target", target, input.shape, "the shape of `input`")
     check_reduction(reduction)
     if mask is None:
@@ -131,6 +134,7 @@ def _prepare(input: Tensor, target: Tensor, mask: Tensor | None, weight: Tensor 
     rel = torch.where(mask, target.to(dtype), zero)
     check_values_in_range("target", rel, 0.0, math.inf)
     s = torch.where(mask, upcast(input, dtype), zero)  # no gradient to, and no value from, padding
+    check_input("input", s)  # NaN only in the padding is fine
     return s, rel, mask, upcast(weight, dtype)
 
 

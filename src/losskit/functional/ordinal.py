@@ -46,7 +46,7 @@ from losskit._reduction import NumItems, reduce_loss
 from losskit._validation import (
     as_class_indices,
     check_class_indices,
-    check_float,
+    check_input,
     check_reduction,
     check_same_device,
     check_same_shape,
@@ -58,7 +58,7 @@ __all__ = ["coral_loss", "coral_predict", "corn_loss", "corn_predict"]
 
 
 def _check_logits(input: Tensor) -> None:
-    check_float("input", input)
+    check_input("input", input)
     if input.dim() != 2 or input.shape[1] < 1:
         raise LossInputError("input", "a tensor of shape (N, K - 1) with K >= 2 levels", describe(input))
 

@@ -19,8 +19,8 @@ from losskit._numerics import compute_dtype, restore, upcast
 from losskit._reduction import NumItems, reduce_loss
 from losskit._validation import (
     check_finite,
-    check_float,
     check_has_values,
+    check_input,
     check_integer,
     check_reduction,
     check_same_device,
@@ -64,11 +64,13 @@ def margin_ranking_loss(
         tensor(1.5000)
     """
     check_reduction(reduction)
-    check_float("input1", input1)
-    check_float("input2", input2)
+    check_input("input1", input1)
+    check_input("input2", input2)
+    check_same_device("input2", input2, input1, "input1")
     check_same_shape("input2", input2, input1.shape, "the shape of `input1`")
     if not isinstance(target, Tensor):
         raise LossInputError("target", "a torch.Tensor", type(target).__name__)
+    check_same_device("target", target, input1, "input1")
     check_same_shape("target", target, input1.shape, "the shape of `input1`")
     if reads_values(target) and not bool(((target == 1) | (target == -1)).all()):
         raise LossInputError("target", "-1 or 1 everywhere", "other values")
@@ -144,7 +146,7 @@ def pairwise_logistic_loss(
         tensor(0.6931)
     """
     check_reduction(reduction)
-    check_float("input", input)
+    check_input("input", input)
     scores = input
     if scores.dim() not in (1, 2):
         raise LossInputError("input", "a 1-d (N,) or 2-d (groups, items) tensor of scores", describe(scores))

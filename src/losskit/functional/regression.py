@@ -13,6 +13,7 @@ import math
 import numbers
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as TF
 from torch import Tensor
@@ -21,7 +22,9 @@ from losskit._errors import LossInputError
 from losskit._numerics import compute_dtype, restore, upcast
 from losskit._reduction import NumItems, reduce_loss
 from losskit._validation import (
+    check_bool,
     check_float,
+    check_input,
     check_reduction,
     check_same_device,
     check_same_shape,
@@ -36,7 +39,7 @@ __all__ = ["huber_loss", "log_cosh_loss", "mae_loss", "mse_loss", "pinball_loss"
 
 
 def _prepare(input: Tensor, target: Tensor, weight: Tensor | None, reduction: str):
-    check_float("input", input)
+    check_input("input", input)
     check_float("target", target)
     check_same_device("target", target, input)
     check_same_shape("target", target, input.shape, "the shape of `input`")
@@ -217,6 +220,8 @@ def _quantile_tensor(quantiles: Sequence[float] | Tensor, like: Tensor, *, incre
     if isinstance(quantiles, Tensor):
         q = quantiles.detach().reshape(-1) if quantiles.dim() == 0 else quantiles.detach()
     else:
+        if not isinstance(quantiles, (numbers.Real, str, bytes, Sequence, np.ndarray)):
+            raise LossInputError("quantiles", "a sequence of levels in (0, 1) or a 1-D tensor", repr(quantiles))
         values = [quantiles] if isinstance(quantiles, (numbers.Real, str, bytes)) else list(quantiles)
         for v in values:
             check_scalar_range("quantiles", v, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
@@ -269,7 +274,8 @@ def pinball_loss(
         >>> losskit.pinball_loss(pred, torch.tensor([2.0]), [0.1, 0.9])  # (0.1 * 2 + 0.9 * 1) / 2
         tensor(0.5500)
     """
-    check_float("input", input)
+    check_bool("monotone", monotone)
+    check_input("input", input)
     check_float("target", target)
     check_same_device("target", target, input)
     check_reduction(reduction)

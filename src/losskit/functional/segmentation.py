@@ -55,10 +55,11 @@ from losskit._numerics import compute_dtype, restore, upcast
 from losskit._reduction import NumItems, reduce_loss
 from losskit._validation import (
     as_class_indices,
+    check_bool,
     check_choice,
     check_class_indices,
-    check_float,
     check_ignore_index,
+    check_input,
     check_reduction,
     check_same_device,
     check_same_shape,
@@ -66,7 +67,7 @@ from losskit._validation import (
     check_scalar_range,
     check_values_in_range,
     describe,
-    values_checked,
+    reads_values,
 )
 from losskit.functional.classification import binary_cross_entropy_with_logits
 
@@ -96,7 +97,7 @@ class _Masks:
 def _mask_inputs(
     input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int | None, reduction: str
 ) -> _Masks:
-    check_float("input", input)
+    check_input("input", input)
     if not isinstance(target, Tensor):
         raise LossInputError("target", "a torch.Tensor", type(target).__name__)
     check_same_device("target", target, input)
@@ -125,7 +126,7 @@ def _mask_inputs(
             )
         if target.is_complex():
             raise LossInputError("target", "a real 0/1 mask", describe(target))
-        if values_checked() and target.numel():
+        if reads_values(target):
             kept = target if ignore_index is None else target[target != ignore_index]
             check_values_in_range("target", kept.double(), 0.0, 1.0)
     if weight is not None:
@@ -138,7 +139,7 @@ def _mask_inputs(
     valid = None
     if ignore_index is not None:
         valid = y != ignore_index
-        if values_checked() and bool(valid.all()):
+        if reads_values(valid) and bool(valid.all()):
             valid = None  # nothing ignored: skip the masking
         elif multiclass:
             valid = valid.unsqueeze(1)
@@ -257,6 +258,7 @@ def dice_loss(
         >>> round(losskit.dice_loss(logits, target).item(), 4)
         0.0003
     """
+    check_bool("batch", batch)
     _check_region_options(smooth, classes)
     m = _mask_inputs(input, target, weight, ignore_index, reduction)
     return _dice(m, None, smooth, classes, batch, reduction, num_items, input)
@@ -304,6 +306,7 @@ def tversky_loss(
         >>> round(losskit.tversky_loss(logits, target, alpha=0.3, beta=0.7).item(), 4)  # TP 0.5, FP 1.5, FN 0.5
         0.6154
     """
+    check_bool("batch", batch)
     check_scalar_range("alpha", alpha, 0.0)
     check_scalar_range("beta", beta, 0.0)
     _check_region_options(smooth, classes)
@@ -351,6 +354,7 @@ def focal_tversky_loss(
         >>> round(losskit.focal_tversky_loss(logits, target).item(), 4)  # (1 - 0.5 / 1.3) ** 0.75
         0.6948
     """
+    check_bool("batch", batch)
     check_scalar_range("alpha", alpha, 0.0)
     check_scalar_range("beta", beta, 0.0)
     check_scalar_range("gamma", gamma, 0.0, low_inclusive=False)
@@ -451,6 +455,7 @@ def lovasz_softmax_loss(
         >>> round(losskit.lovasz_softmax_loss(logits, torch.tensor([[[0, 1]]])).item(), 4)
         0.018
     """
+    check_bool("batch", batch)
     check_choice("classes", classes, CLASSES)
     m = _mask_inputs(input, target, weight, ignore_index, reduction)
     x, y, valid = m.x, m.y, m.valid
@@ -512,6 +517,7 @@ def lovasz_hinge_loss(
         >>> losskit.lovasz_hinge_loss(logits, target).item()  # hinge errors 0, 0, 0.5: only the last
         0.25
     """
+    check_bool("batch", batch)
     if isinstance(target, Tensor) and isinstance(input, Tensor) and target.dim() != input.dim():
         raise LossInputError("target", f"a 0/1 mask of shape {tuple(input.shape)}", describe(target))
     m = _mask_inputs(input, target, weight, ignore_index, reduction)
@@ -569,6 +575,7 @@ def dice_ce_loss(
         >>> round(losskit.dice_ce_loss(logits, torch.tensor([[[0, 1]]])).item(), 4)
         0.0007
     """
+    check_bool("batch", batch)
     check_scalar_range("lambda_dice", lambda_dice, 0.0)
     check_scalar_range("lambda_ce", lambda_ce, 0.0)
     _check_region_options(smooth, classes)

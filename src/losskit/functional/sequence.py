@@ -34,7 +34,16 @@ from torch import Tensor
 from losskit._errors import LossInputError
 from losskit._numerics import compute_dtype, restore, upcast
 from losskit._reduction import NumItems, reduce_loss
-from losskit._validation import check_float, check_has_values, check_integer, check_reduction, describe, reads_values
+from losskit._validation import (
+    check_bool,
+    check_float,
+    check_has_values,
+    check_integer,
+    check_reduction,
+    check_same_device,
+    describe,
+    reads_values,
+)
 
 __all__ = ["ctc_loss"]
 
@@ -73,6 +82,7 @@ def _as_lengths(name: str, lengths: Lengths, n: int, device: torch.device) -> Te
         if lengths.is_floating_point() or lengths.dtype == torch.bool:
             raise LossInputError(name, "integer lengths", f"{lengths.dtype} values")
     check_integer(name, lengths)
+    check_has_values(name, lengths, "the lengths select the time steps")
     if tuple(lengths.shape) != (n,):
         raise LossInputError(name, f"of shape ({n},) (one length per sample of `log_probs`)", describe(lengths))
     return lengths.to(device=device, dtype=torch.long)
@@ -226,13 +236,17 @@ def ctc_loss(
         >>> losskit.ctc_loss(logits.log_softmax(-1), torch.tensor([[1, 2]]), [4], [2], reduction="sum")
         tensor(1.6864)
     """
-    check_float("log_probs", log_probs)
+    check_bool("zero_infinity", zero_infinity)
+    check_float("log_probs", log_probs)  # NaN in padding frames is fine; frames in use are checked below
     if log_probs.dim() != 3:
         raise LossInputError("log_probs", "of shape (T, N, C)", describe(log_probs))
     t_max, n, num_classes = log_probs.shape
     if not isinstance(targets, Tensor):
         raise LossInputError("targets", "a torch.Tensor", type(targets).__name__)
     check_integer("targets", targets)
+    if targets.device.type != "cpu":  # torch takes CPU targets with CUDA log_probs (cuDNN wants them)
+        check_same_device("targets", targets, log_probs, "log_probs")
+    check_has_values("targets", targets, "the alignment reads the labels")
     if targets.dim() not in (1, 2) or (targets.dim() == 2 and targets.shape[0] != n):
         raise LossInputError("targets", f"of shape ({n}, S) or (sum(target_lengths),)", describe(targets))
     il = _as_lengths("input_lengths", input_lengths, n, log_probs.device)

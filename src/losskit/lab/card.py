@@ -124,15 +124,15 @@ class ModelCard:
     def load(cls, path: str | Path) -> ModelCard:
         p = Path(path)
         if not p.is_file():
-            raise LossInputError("CARD", "an existing model_card.json", repr(str(path)))
+            raise LossInputError("path", "an existing model_card.json", repr(str(path)))
         try:
             data = json.loads(p.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise LossInputError("CARD", "a JSON model card", f"{str(path)!r} ({exc})") from exc
+            raise LossInputError("path", "a JSON model card", f"{str(path)!r} ({exc})") from exc
         except RecursionError:
-            raise LossInputError("CARD", f"a model card nested at most {_MAX_DEPTH} levels", "deeper nesting") from None
+            raise LossInputError("path", f"a model card nested at most {_MAX_DEPTH} levels", "deeper nesting") from None
         if not isinstance(data, dict):
-            raise LossInputError("CARD", "a JSON object", type(data).__name__)
+            raise LossInputError("path", "a JSON object", type(data).__name__)
         return cls.from_dict(data)
 
     def save(self, directory: str | Path) -> tuple[Path, Path]:
@@ -221,7 +221,7 @@ def _md_text(text: Any) -> str:
 
 def _bad(path: str, expected: str, actual: Any) -> LossInputError:
     shown = repr(actual) if not isinstance(actual, (dict, list)) else type(actual).__name__
-    return LossInputError(f"CARD field {path}", expected, shown if len(shown) <= 60 else shown[:57] + "...")
+    return LossInputError(path, expected, shown if len(shown) <= 60 else shown[:57] + "...")
 
 
 def _walk(value: Any, path: str, depth: int) -> None:
@@ -300,17 +300,18 @@ def validate_card(data: Any) -> None:
     sorted quantiles; a mean score in (0, 1)), finite numbers only and at most 8 levels of nesting.
 
     Raises:
-        LossInputError: naming the first field that fails, e.g. ``CARD field reference.prior``.
+        LossInputError: naming the first field that fails by its path in the card, e.g. ``reference.prior``
+            (``card`` when the whole value is not a JSON object).
 
     Example:
         >>> validate_card({"schema": 1, "task": "poetry"})
         Traceback (most recent call last):
         ...
-        losskit._errors.LossInputError: Expected argument `CARD field task` to be one of ('binary', \
+        losskit._errors.LossInputError: Expected argument `task` to be one of ('binary', \
 'multiclass', 'regression', 'ordinal'), but got 'poetry'.
     """
     if not isinstance(data, dict):
-        raise LossInputError("CARD", "a JSON object (a losskit model card)", type(data).__name__)
+        raise LossInputError("card", "a JSON object (a losskit model card)", type(data).__name__)
     version = _need(data, "schema", int, f"a schema version from 1 to {SCHEMA}")
     if not 1 <= version <= SCHEMA:
         raise _bad("schema", f"a schema version from 1 to {SCHEMA}", version)

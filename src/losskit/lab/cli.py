@@ -295,7 +295,7 @@ def _drift(args: argparse.Namespace) -> int:
     from losskit.lab.data import load_frame
     from losskit.lab.drift import check_drift
 
-    with reworded("CARD.json", "path", "CARD"):
+    with reworded("CARD.json", "path", "card"):
         card = ModelCard.load(args.card)
     with reworded("DATA", "path", "DATA"):
         frame = load_frame(args.data)
