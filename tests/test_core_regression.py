@@ -172,3 +172,21 @@ def test_log_cosh_relative_accuracy_for_small_residuals_in_float32():
     torch.testing.assert_close(d32.grad, torch.tanh(d32.detach()))
     x = torch.tensor([1e-3, 0.5, 9.9, 10.1, 30.0], dtype=f64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda z: losskit.log_cosh_loss(z, torch.zeros(5, dtype=f64)), (x,))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name", ["mse_loss", "mae_loss", "huber_loss", "smooth_l1_loss", "log_cosh_loss"])
+def test_nan_prediction_is_refused_under_every_reduction(name: str, reduction: str) -> None:
+    """The NaN check reads the reduced result ("mean"/"sum": no extra pass) or the input ("none")."""
+    x = torch.tensor([0.5, float("nan"), 1.0])
+    with pytest.raises(losskit.LossInputError, match=r"`input`.*NaN"):
+        getattr(losskit, name)(x, torch.zeros(3), reduction=reduction)
+    with losskit.validation(False):
+        assert torch.isnan(getattr(losskit, name)(x, torch.zeros(3), reduction=reduction)).any()
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_nan_logit_is_refused_by_bce_under_every_reduction(reduction: str) -> None:
+    x = torch.tensor([0.5, float("nan"), 1.0])
+    with pytest.raises(losskit.LossInputError, match=r"`input`.*NaN"):
+        losskit.binary_cross_entropy_with_logits(x, torch.zeros(3), reduction=reduction)

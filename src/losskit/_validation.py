@@ -42,6 +42,7 @@ __all__ = [
     "check_has_values",
     "check_ignore_index",
     "check_input",
+    "check_input_after",
     "check_integer",
     "check_label_smoothing",
     "check_real",
@@ -157,6 +158,20 @@ def check_input(name: str, t: object) -> None:
         n = int(torch.isnan(t.detach()).sum())  # type: ignore[union-attr]
         if n:
             raise LossInputError(name, "free of NaN (a prediction with NaN has no loss)", f"{n} NaN values")
+
+
+def check_input_after(out: Tensor, name: str, t: Tensor) -> None:
+    """:func:`check_input`'s NaN rule, read from a reduced result instead of the prediction.
+
+    For losses whose ``"mean"``/``"sum"`` is NaN whenever a prediction is (element-wise losses
+    with no masking): a finite scalar result proves the prediction NaN-free without another pass
+    over it, so the check costs nothing on good input. Other results (``"none"``) get the full
+    check. Call :func:`check_float` on ``t`` before computing ``out``.
+    """
+    if not reads_values(t):
+        return
+    if out.dim() != 0 or bool(torch.isnan(out.detach())):
+        check_input(name, t)
 
 
 def check_integer(name: str, t: Tensor) -> None:

@@ -29,6 +29,7 @@ from losskit._validation import (
     check_float,
     check_ignore_index,
     check_input,
+    check_input_after,
     check_label_smoothing,
     check_reduction,
     check_same_device,
@@ -55,8 +56,14 @@ def _binary_inputs(
     pos_weight: Tensor | None,
     label_smoothing: float,
     reduction: str,
+    *,
+    nan_after: bool = False,
 ):
-    check_input("input", input)
+    # nan_after: the caller reads NaN in `input` from its reduced result (check_input_after)
+    if nan_after:
+        check_float("input", input)
+    else:
+        check_input("input", input)
     if not isinstance(target, Tensor):
         raise LossInputError("target", "a torch.Tensor", type(target).__name__)
     check_same_device("target", target, input)
@@ -116,9 +123,11 @@ def binary_cross_entropy_with_logits(
         >>> losskit.binary_cross_entropy_with_logits(torch.zeros(2), torch.tensor([1.0, 0.0]))  # log 2
         tensor(0.6931)
     """
-    x, y, w, pw = _binary_inputs(input, target, weight, pos_weight, label_smoothing, reduction)
+    x, y, w, pw = _binary_inputs(input, target, weight, pos_weight, label_smoothing, reduction, nan_after=True)
     loss = TF.binary_cross_entropy_with_logits(x, y, pos_weight=pw, reduction="none")
-    return restore(reduce_loss(loss, reduction=reduction, weight=w, num_items=num_items), input)
+    out = reduce_loss(loss, reduction=reduction, weight=w, num_items=num_items)
+    check_input_after(out, "input", input)  # a NaN logit makes "mean"/"sum" NaN: no extra pass
+    return restore(out, input)
 
 
 def binary_focal_loss(

@@ -25,6 +25,7 @@ from losskit._validation import (
     check_bool,
     check_float,
     check_input,
+    check_input_after,
     check_reduction,
     check_same_device,
     check_same_shape,
@@ -39,7 +40,8 @@ __all__ = ["huber_loss", "log_cosh_loss", "mae_loss", "mse_loss", "pinball_loss"
 
 
 def _prepare(input: Tensor, target: Tensor, weight: Tensor | None, reduction: str):
-    check_input("input", input)
+    # NaN in `input` is looked for in the result (check_input_after): free on good input
+    check_float("input", input)
     check_float("target", target)
     check_same_device("target", target, input)
     check_same_shape("target", target, input.shape, "the shape of `input`")
@@ -64,6 +66,7 @@ def _elementwise(name: str, formula):
     ) -> Tensor:
         x, y, w = _prepare(input, target, weight, reduction)
         out = reduce_loss(formula(x, y, **options), reduction=reduction, weight=w, num_items=num_items)
+        check_input_after(out, "input", input)
         return restore(out, input)
 
     loss.__name__ = name
