@@ -23,7 +23,7 @@ def check_available(tracker: str) -> None:
     """Raise a one-line error before any training when the tracker's package is missing."""
     package = _PACKAGES[tracker]
     if importlib.util.find_spec(package) is None:
-        raise LossInputError("tracker", f"an installed tracker (pip install {package})", repr(tracker))
+        raise LossInputError("tracker", f"{package} installed (pip install 'losskit[track]')", repr(tracker))
 
 
 def log_history(tracker: str, result: LabResult, out: Path) -> None:
