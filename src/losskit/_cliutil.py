@@ -17,7 +17,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -57,44 +57,37 @@ def _number(text: str, expected: str) -> float:
     return value
 
 
+def _number_where(text: str, expected: str, ok: Callable[[float], bool]) -> float:
+    """A finite number for which ``ok`` holds, else the one-line error naming ``expected``."""
+    value = _number(text, expected)
+    if not ok(value):
+        raise _bad(expected, text)
+    return value
+
+
 def positive_float(text: str) -> float:
     """A finite number > 0."""
-    value = _number(text, "a positive number")
-    if value <= 0:
-        raise _bad("a positive number", text)
-    return value
+    return _number_where(text, "a positive number", lambda v: v > 0)
 
 
 def probability(text: str) -> float:
     """A number strictly between 0 and 1 (a p-value level, a quantile)."""
-    value = _number(text, "a number between 0 and 1 (exclusive)")
-    if not 0 < value < 1:
-        raise _bad("a number between 0 and 1 (exclusive)", text)
-    return value
+    return _number_where(text, "a number between 0 and 1 (exclusive)", lambda v: 0 < v < 1)
 
 
 def false_alarm_level(text: str) -> float:
     """A false-alarm level: a number strictly between 0 and 0.5."""
-    value = _number(text, "a level between 0 and 0.5 (exclusive)")
-    if not 0 < value < 0.5:
-        raise _bad("a level between 0 and 0.5 (exclusive)", text)
-    return value
+    return _number_where(text, "a level between 0 and 0.5 (exclusive)", lambda v: 0 < v < 0.5)
 
 
 def ratio_above_one(text: str) -> float:
     """A finite ratio > 1 (an odds or scale ratio that counts as a change, either way)."""
-    value = _number(text, "a finite ratio > 1")
-    if value <= 1:
-        raise _bad("a finite ratio > 1", text)
-    return value
+    return _number_where(text, "a finite ratio > 1", lambda v: v > 1)
 
 
 def open_fraction(text: str) -> float:
     """A share of the rows: a number strictly between 0 and 1."""
-    value = _number(text, "a fraction of the rows between 0 and 1 (exclusive)")
-    if not 0 < value < 1:
-        raise _bad("a fraction of the rows between 0 and 1 (exclusive)", text)
-    return value
+    return _number_where(text, "a fraction of the rows between 0 and 1 (exclusive)", lambda v: 0 < v < 1)
 
 
 def _integer(text: str, lowest: int, expected: str) -> int:
