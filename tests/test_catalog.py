@@ -144,8 +144,15 @@ def test_parse_losses_refuses_bad_specs(spec: str, task: str, match: str) -> Non
 
 
 def test_lab_trainable_entries_per_task() -> None:
-    names = {t: [e.name for e in catalog.trainable(t)] for t in ("binary", "multiclass", "regression")}
+    names = {t: [e.name for e in catalog.trainable(t)] for t in ("binary", "multiclass", "regression", "ranking")}
     assert names["binary"] == ["binary_cross_entropy_with_logits", "binary_focal_loss"]
+    assert names["ranking"] == [
+        "pairwise_logistic_loss",
+        "listnet_loss",
+        "listmle_loss",
+        "lambda_loss",
+        "approx_ndcg_loss",
+    ]
     assert names["multiclass"] == ["cross_entropy", "focal_loss"]
     assert "pinball_loss" in names["regression"] and "mse_loss" in names["regression"]
 

@@ -23,21 +23,25 @@ def _frame(task: str, n: int = 160, seed: int = 0) -> pd.DataFrame:
     x = rng.normal(size=(n, 3))
     if task == "regression":
         y = np.exp(1.0 + x[:, 0] + 0.3 * rng.normal(size=n))
+    elif task == "ranking":  # 20 queries of 8 rows, graded relevance 0..2
+        y = np.digitize(x[:, 0] + 0.5 * rng.normal(size=n), [0.0, 1.0])
     elif task == "binary":
         y = np.where(x[:, 0] + 0.5 * rng.normal(size=n) > 1.0, "rare", "common")
     else:
         y = np.array(["a", "b", "c"])[np.digitize(x[:, 0], [-0.5, 0.5])]
-    return pd.DataFrame({"u": x[:, 0], "v": x[:, 1], "w": x[:, 2], "y": y})
+    frame = pd.DataFrame({"u": x[:, 0], "v": x[:, 1], "w": x[:, 2], "y": y})
+    return frame.assign(q=np.arange(n) // 8) if task == "ranking" else frame
 
 
 @pytest.mark.parametrize(
     ("task", "entry"),
-    [(t, e) for t in ("binary", "multiclass", "regression") for e in catalog.trainable(t)],
+    [(t, e) for t in ("binary", "multiclass", "regression", "ranking") for e in catalog.trainable(t)],
     ids=lambda v: getattr(v, "name", v),
 )
 def test_every_lab_trainable_entry_trains_for_one_epoch(task: str, entry: catalog.LossEntry) -> None:
     spec = entry.name + (":quantiles=0.5" if entry.name == "pinball_loss" else "")
-    opts = CompareOptions(target="y", task=task, losses=spec, train=ONE_EPOCH, bootstrap=5)
+    group = "q" if task == "ranking" else None
+    opts = CompareOptions(target="y", task=task, losses=spec, train=ONE_EPOCH, bootstrap=5, group=group)
     result = run_compare(_frame(task), opts)
     (only,) = result.results
     # a budget of one epoch, extended up to 4x while the candidate still improves

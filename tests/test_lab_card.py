@@ -72,7 +72,7 @@ CORRUPTIONS = [
     ("missing schema version", _drop("schema"), "schema"),
     ("future schema version", _set("schema", SCHEMA + 1), "schema"),
     ("string schema version", _set("schema", "1"), "schema"),
-    ("unknown task", _set("task", "ranking"), "task"),
+    ("unknown task", _set("task", "poetry"), "task"),
     ("empty target", _set("target", ""), "target"),
     ("loss without options", _drop("loss.options"), "loss.options"),
     ("splits with a negative count", _set("splits.train", -5), "splits.train"),

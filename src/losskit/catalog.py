@@ -268,9 +268,7 @@ _MARGIN_FREE = Option("margin", "float", 1.0, low=0.0, doc="distance margin")
 _DISTANCE = Option("distance", "str", "euclidean", choices=("euclidean", "squared_euclidean", "cosine"))
 _SEG_WEIGHT = Option("weight", "tensor", None, low=0.0, doc="one weight per class")
 _SMOOTH = Option("smooth", "float", 0.0, low=0.0, doc="added to numerator and denominator of each ratio")
-_SEG_CLASSES = Option(
-    "classes", "str", "present", choices=("present", "all"), doc="which (image, class) pairs count"
-)
+_SEG_CLASSES = Option("classes", "str", "present", choices=("present", "all"), doc="which (image, class) pairs count")
 _SEG_BATCH = Option("batch", "bool", False, doc="one statistic per class over the whole batch")
 
 
@@ -615,6 +613,7 @@ ENTRIES: tuple[LossEntry, ...] = (
             Option("sigma", "float", 1.0, low=0.0, low_open=True, doc="steepness of the pair logistic"),
         ),
         aliases=("ranknet", "pairwise_logistic"),
+        trainable=True,  # one score per row; the lab forms the pairs within each query group
         reference="Burges et al. 2005, RankNet",
     ),
     # --- counts and positive targets (log link: the input is a log-mean) ----------------------
@@ -698,6 +697,7 @@ ENTRIES: tuple[LossEntry, ...] = (
                 Option("weight", "tensor", None, low=0.0, per_call=True, doc="per-list weights"),
             ),
             aliases=aliases,
+            trainable=True,  # one score per row; the lab pads each batch's query groups into lists
             reference=ref,
         )
         for name, module, aliases, extra, ref in (
@@ -808,9 +808,7 @@ ENTRIES: tuple[LossEntry, ...] = (
         options=(
             Option("gamma_pos", "float", 0.0, low=0.0, doc="focusing exponent of the positives"),
             Option("gamma_neg", "float", 4.0, low=0.0, doc="focusing exponent of the negatives"),
-            Option(
-                "clip", "float", 0.05, low=0.0, high=1.0, high_open=True, doc="probability margin for negatives"
-            ),
+            Option("clip", "float", 0.05, low=0.0, high=1.0, high_open=True, doc="probability margin for negatives"),
             Option("weight", "tensor", None, low=0.0, doc="per-element weights"),
         ),
         aliases=("asl", "asymmetric"),

@@ -74,8 +74,9 @@ TASKS = (
     "segmentation",
     "language",
 )
-#: The tasks ``losskit compare`` trains on a table (``ordinal`` only when asked for).
-LAB_TASKS = ("binary", "multiclass", "regression", "ordinal")
+#: The tasks ``losskit compare`` trains on a table (``ordinal`` only when asked for, ``ranking``
+#: when the table has a query-group column).
+LAB_TASKS = ("binary", "multiclass", "regression", "ordinal", "ranking")
 #: Most distinct integer values still read as class labels.
 MAX_CLASS_LEVELS = 20
 #: Fewest rows per integer level, on average, for the levels to be read as classes.

@@ -303,9 +303,17 @@ DECISION_TABLE: tuple[Row, ...] = (
                 "relevance labels with {n_classes} levels: the order of scores within a query matters, not their values"
             ),
         ),
-        alternatives=(Alt("margin_ranking_loss", "on sampled pairs"),),
+        alternatives=(
+            Alt(
+                "lambda_loss",
+                "listwise: weighs each pair by what swapping it costs in NDCG, so the top of each list counts most",
+            ),
+            Alt("listnet_loss", "listwise: cross-entropy between the score and relevance distributions of each list"),
+            Alt("margin_ranking_loss", "on sampled pairs"),
+        ),
         warnings=(Note("pairs must only be formed within a query group: pass the group ids"),),
         metrics=("NDCG@k", "mean average precision", "MRR"),
+        metric_keys=("ndcg@10", "map@10", "mrr"),
         reference="Burges et al. 2005, Learning to Rank using Gradient Descent (RankNet)",
     ),
     Row(

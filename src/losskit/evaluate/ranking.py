@@ -4,8 +4,9 @@ Inputs are ``N`` lists padded to a common length ``L`` (the layout of the listwi
 :func:`losskit.pad_lists`): relevance ``y_true`` ``(N, L)``, scores ``y_score`` ``(N, L)`` and an
 optional boolean ``mask`` ``(N, L)`` marking the real entries (padding is ignored whatever it
 holds). Each metric is computed per list and averaged over the lists (weighted by
-``sample_weight``, one weight per list); a list without a relevant entry scores 0 in every
-metric, as in scikit-learn's ``ndcg_score``.
+``sample_weight``, one weight per list); ``reduction="none"`` returns the ``(N,)`` per-list values
+instead (what a bootstrap over queries resamples). A list without a relevant entry scores 0 in
+every metric, as in scikit-learn's ``ndcg_score``.
 
 * **NDCG@k** (Järvelin & Kekäläinen 2002): DCG of the top ``k`` by score over the ideal DCG, with
   discount :math:`1/\log_2(1 + \text{rank})` and gain ``2^y - 1`` (``gain="exponential"``, the
@@ -36,6 +37,13 @@ from losskit.evaluate._inputs import as_sample_weight
 __all__ = ["GAINS", "map_at_k", "mrr", "ndcg_at_k"]
 
 GAINS = ("exponential", "linear")
+REDUCTIONS = ("mean", "none")
+
+
+def _reduce(values: list[float], w: np.ndarray, reduction: str) -> float | np.ndarray:
+    if reduction == "none":
+        return np.asarray(values, dtype=np.float64)
+    return float(np.average(values, weights=w))
 
 
 def _as_2d(name: str, x: Any) -> np.ndarray:
@@ -95,7 +103,8 @@ def ndcg_at_k(
     mask: Any = None,
     gain: str = "exponential",
     sample_weight: Any = None,
-) -> float:
+    reduction: str = "mean",
+) -> float | np.ndarray:
     """Mean NDCG@k over the lists (see the module docs); ``k=None`` uses whole lists.
 
     Example:
@@ -104,13 +113,14 @@ def ndcg_at_k(
         0.735
     """
     check_choice("gain", gain, GAINS)
+    check_choice("reduction", reduction, REDUCTIONS)
     lists, w = _lists(y_true, y_score, mask, sample_weight, k)
     values = []
     for y, s in lists:
         g = np.expm1(y * np.log(2.0)) if gain == "exponential" else y
         ideal = float((np.sort(g)[::-1] * _discounts(len(g), k)).sum())
         values.append(_tie_averaged_dcg(g, s, k) / ideal if ideal > 0 else 0.0)
-    return float(np.average(values, weights=w))
+    return _reduce(values, w, reduction)
 
 
 def _relevant_in_rank_order(y: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -120,7 +130,9 @@ def _relevant_in_rank_order(y: np.ndarray, s: np.ndarray) -> np.ndarray:
     return relevant[order]
 
 
-def mrr(y_true: Any, y_score: Any, *, mask: Any = None, sample_weight: Any = None) -> float:
+def mrr(
+    y_true: Any, y_score: Any, *, mask: Any = None, sample_weight: Any = None, reduction: str = "mean"
+) -> float | np.ndarray:
     """Mean reciprocal rank of the first relevant entry (``y_true > 0``) over the lists.
 
     Example:
@@ -128,15 +140,24 @@ def mrr(y_true: Any, y_score: Any, *, mask: Any = None, sample_weight: Any = Non
         >>> mrr([[0, 1, 0], [1, 0, 0]], [[0.9, 0.5, 0.1], [0.2, 0.3, 0.1]])
         0.5
     """
+    check_choice("reduction", reduction, REDUCTIONS)
     lists, w = _lists(y_true, y_score, mask, sample_weight, None)
     values = []
     for y, s in lists:
         hits = np.flatnonzero(_relevant_in_rank_order(y, s))
         values.append(1.0 / (hits[0] + 1) if hits.size else 0.0)
-    return float(np.average(values, weights=w))
+    return _reduce(values, w, reduction)
 
 
-def map_at_k(y_true: Any, y_score: Any, *, k: int | None = None, mask: Any = None, sample_weight: Any = None) -> float:
+def map_at_k(
+    y_true: Any,
+    y_score: Any,
+    *,
+    k: int | None = None,
+    mask: Any = None,
+    sample_weight: Any = None,
+    reduction: str = "mean",
+) -> float | np.ndarray:
     """Mean average precision at ``k`` over the lists (see the module docs).
 
     Example:
@@ -144,6 +165,7 @@ def map_at_k(y_true: Any, y_score: Any, *, k: int | None = None, mask: Any = Non
         >>> map_at_k([[1, 0, 1, 0]], [[0.9, 0.8, 0.7, 0.1]])  # (1/1 + 2/3) / 2
         0.8333333333333333
     """
+    check_choice("reduction", reduction, REDUCTIONS)
     lists, w = _lists(y_true, y_score, mask, sample_weight, k)
     values = []
     for y, s in lists:
@@ -155,4 +177,4 @@ def map_at_k(y_true: Any, y_score: Any, *, k: int | None = None, mask: Any = Non
         cut = len(hit) if k is None else min(k, len(hit))
         precision = np.cumsum(hit) / np.arange(1, len(hit) + 1)
         values.append(float((precision * hit)[:cut].sum() / min(cut if k is not None else total, total)))
-    return float(np.average(values, weights=w))
+    return _reduce(values, w, reduction)

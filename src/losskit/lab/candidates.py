@@ -11,6 +11,12 @@ Count losses (``poisson_loss``, ``tweedie_loss``, ``gamma_loss``, catalog kind `
 train the model's one output as the **log of the mean**: their scores, the common reference
 loss and every metric use the prediction ``exp(output)``, in the target's own units
 (:func:`log_link`, :func:`inverse_scores`).
+
+Ranking losses (``--group``) train one score per row. RankNet (``pairwise_logistic_loss``) forms
+its pairs within each query group of a batch; the listwise losses (ListNet, ListMLE, LambdaLoss,
+ApproxNDCG) see the batch's groups padded into lists with a validity mask
+(:func:`losskit.pad_lists`). A batch holds whole groups, and "mean" is over its lists (its pairs
+for RankNet).
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ __all__ = [
     "make_loss",
     "parse_losses",
     "prior_correction",
+    "ranking_loss",
     "reference_loss",
     "resample_rows",
     "scores_of",
@@ -54,6 +61,7 @@ BASELINES = {
     "multiclass": "cross_entropy",
     "regression": "mse_loss",
     "ordinal": "cross_entropy",
+    "ranking": "pairwise_logistic_loss",
 }
 
 
@@ -175,16 +183,34 @@ def make_loss(cand: Candidate, y_train: np.ndarray, n_classes: int) -> LossFn:
 
     on_device: dict[torch.device, dict[str, Any]] = {}
 
-    def loss(input: Tensor, target: Tensor, num_items: Any = None) -> Tensor:
+    def loss(input: Tensor, target: Tensor, num_items: Any = None, group: Tensor | None = None) -> Tensor:
         if input.device not in on_device:  # tensor options (pos_weight, class weights) follow the model
             on_device[input.device] = {
                 k: v.to(input.device) if isinstance(v, Tensor) else v for k, v in options.items()
             }
+        opts = on_device[input.device]
         if cand.entry.kind == "quantile":  # input (N, Q) with one quantile
             input = input.unsqueeze(-1)
-        return fn(input, target, **on_device[input.device], reduction="mean", num_items=num_items)
+        if cand.entry.kind == "ranking":
+            return ranking_loss(fn, cand.entry, input, target, group, num_items=num_items, **opts)
+        return fn(input, target, **opts, reduction="mean", num_items=num_items)
 
     return loss
+
+
+def ranking_loss(
+    fn: LossFn, entry: catalog.LossEntry, input: Tensor, target: Tensor, group: Tensor | None, **options: Any
+) -> Tensor:
+    """A ranking loss of flat rows ``(n,)`` with their query ``group`` ids: pairs within groups
+    (RankNet), or the groups padded into lists with a validity mask (listwise losses)."""
+    if group is None:
+        raise LossInputError("group", "the query id of every row for a ranking loss", "None")
+    if entry.family != "listwise":
+        return fn(input, target, group=group, reduction="mean", **options)
+    from losskit.functional.listwise import pad_lists
+
+    lists = pad_lists(input, target, group)
+    return fn(lists.input, lists.target, mask=lists.mask, reduction="mean", **options)
 
 
 def _probe(fn: LossFn, entry: catalog.LossEntry, options: dict[str, Any], n_classes: int, y: np.ndarray) -> None:
@@ -197,6 +223,8 @@ def _probe(fn: LossFn, entry: catalog.LossEntry, options: dict[str, Any], n_clas
         fn(torch.zeros(2, n_classes), torch.zeros(2, dtype=torch.long), **options)
     elif entry.kind == "quantile":
         fn(torch.zeros(2, 1), torch.zeros(2), **options)
+    elif entry.kind == "ranking":
+        ranking_loss(fn, entry, torch.zeros(2), torch.tensor([1.0, 0.0]), torch.zeros(2, dtype=torch.long), **options)
     else:
         fn(torch.zeros(2), torch.zeros(2), **options)
 
@@ -212,7 +240,8 @@ def log_link(cand: Candidate) -> bool:
 
 
 def reference_loss(task: str, cand: Candidate | None = None) -> LossFn:
-    """The common yardstick: plain log-loss (binary / multiclass) or MSE (regression), no options.
+    """The common yardstick: plain log-loss (binary / multiclass), MSE (regression) or RankNet's pair
+    loss within query groups (ranking: called with ``group=``), no options.
 
     Every candidate's reference curve is in the target's units: for a log-link candidate the
     yardstick reads the prediction ``exp(output)``; for a candidate trained on a transformed target

@@ -31,7 +31,7 @@ from losskit._format import number, option_value
 __all__ = ["SCHEMA", "ModelCard", "clean", "library_versions", "validate_card"]
 
 SCHEMA = 1
-_TASKS = ("binary", "multiclass", "regression", "ordinal")
+_TASKS = ("binary", "multiclass", "regression", "ordinal", "ranking")
 _MAX_DEPTH = 8
 _LIBRARIES = ("losskit", "torch", "numpy", "scikit-learn", "scipy", "pandas", "xgboost", "lightgbm")
 
@@ -71,14 +71,16 @@ class ModelCard:
     """Everything needed to ship, reproduce and monitor the winning model.
 
     Attributes:
-        task, target, classes: the problem (``classes`` in index order; empty for regression).
+        task, target, classes: the problem (``classes`` in index order; empty for regression; the
+            relevance levels seen in training for ranking).
         loss: ``{"name", "options", "origin", "reasons"}``; ``options`` are the frozen values used
             (class weights and ``pos_weight`` as numbers, not ``"balanced"``).
         threshold: decision threshold tuned on validation (binary), else ``None``.
         metric: ``{"name", "value", "low", "high", "level", "win_rate"}`` on the test set.
         test_metrics: all standard metrics of the task on the test set, at ``threshold``.
         model: ``{"kind", "file", ...}`` architecture and training facts.
-        data: ``{"source", "fingerprint", "rows", "columns", "dropped_rows", "imputed"}``.
+        data: ``{"source", "fingerprint", "rows", "columns", "dropped_rows", "imputed", "positive_class"}``,
+            and for ranking ``"group"`` (the query column) and ``"groups"`` (queries per split).
         splits: ``{"train", "val", "test", "folds", "seed"}`` row counts.
         reference: frozen distributions for drift (``class_counts``, ``prior``, ``score_quantiles``,
             ``target_quantiles``).
@@ -170,9 +172,16 @@ class ModelCard:
             + (f", {self.splits['folds']} folds" if self.splits.get("folds", 1) > 1 else "")
             + f" (seed {self.splits.get('seed')})",
         ]
-        if self.classes:
+        groups = self.data.get("groups")
+        if groups:
             lines.append(
-                f"- Classes (index order): {_codes(self.classes)}; training prior: "
+                f"- Query groups ({_code(self.data.get('group'))}): train {groups.get('train')}, validation "
+                f"{groups.get('val')}, test {groups.get('test')}; whole groups per split"
+            )
+        if self.classes:
+            kind = "Relevance levels" if self.task == "ranking" else "Classes (index order)"
+            lines.append(
+                f"- {kind}: {_codes(self.classes)}; training prior: "
                 f"{[round(p, 4) for p in self.reference.get('prior', [])]}"
             )
         lines += ["", "## Test metrics", "", "| metric | value |", "|---|---|"]
@@ -295,8 +304,9 @@ def validate_card(data: Any) -> None:
 
     Checks every field that :class:`ModelCard`, its Markdown and ``losskit drift`` read: types,
     the ``schema`` version (``1 <= schema <= SCHEMA``), the task, the classes (2 for binary, at
-    least 3 for multi-class and ordinal, none for regression), a binary threshold in [0, 1], the reference
-    block of the task (class counts and prior of the classes' length, every class present;
+    least 3 for multi-class and ordinal, none for regression, at least 2 relevance levels for
+    ranking), a binary threshold in [0, 1], the reference block of the task (class counts and
+    prior of the classes' length, every class present;
     sorted quantiles; a mean score in (0, 1)), finite numbers only and at most 8 levels of nesting.
 
     Raises:
@@ -308,7 +318,7 @@ def validate_card(data: Any) -> None:
         Traceback (most recent call last):
         ...
         losskit._errors.LossInputError: Expected argument `task` to be one of ('binary', \
-'multiclass', 'regression', 'ordinal'), but got 'poetry'.
+'multiclass', 'regression', 'ordinal', 'ranking'), but got 'poetry'.
     """
     if not isinstance(data, dict):
         raise LossInputError("card", "a JSON object (a losskit model card)", type(data).__name__)
@@ -329,11 +339,13 @@ def validate_card(data: Any) -> None:
         "multiclass": "at least 3 class labels",
         "ordinal": "at least 3 levels, lowest first",
         "regression": "an empty list",
+        "ranking": "at least 2 relevance levels, lowest first",
     }[task]
     if (
         (task == "binary" and len(classes) != 2)
         or (task in ("multiclass", "ordinal") and len(classes) < 3)
         or (task == "regression" and classes)
+        or (task == "ranking" and len(classes) < 2)
     ):
         raise _bad("classes", want, f"{len(classes)} labels")
     for i, c in enumerate(classes):

@@ -51,7 +51,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("data", metavar="DATA", help="CSV, TSV or Parquet file")
     p.add_argument("--target", required=True, help="target column")
     p.add_argument(
-        "--task", choices=("binary", "multiclass", "regression", "ordinal"), help="default: inferred from the target"
+        "--task",
+        choices=("binary", "multiclass", "regression", "ordinal", "ranking"),
+        help="default: inferred from the target ('ranking' with --group)",
+    )
+    p.add_argument(
+        "--group",
+        help="query-group column of a ranking table: trains ranking losses on whole groups, scored by NDCG@10 "
+        "over the test queries; splits never cut a group",
     )
     p.add_argument(
         "--pos-label", help="the positive class of a binary target (default: 1 / True, else the minority class)"
@@ -63,7 +70,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--metric",
         help=(
-            "f1 | average_precision | roc_auc | recall_at_precision=0.9 | mae | rmse | ... "
+            "f1 | average_precision | roc_auc | recall_at_precision=0.9 | mae | rmse | ndcg@10 | ... "
             "(default: the advisor's first metric)"
         ),
     )
@@ -234,8 +241,9 @@ def _compare(args: argparse.Namespace) -> int:
     try:
         with reworded("DATA", "path", "DATA"):
             frame = load_frame(args.data)
-        if args.target not in frame.columns:
-            raise missing_column("--target", args.target, frame.columns, args.data)
+        for flag, column in (("--target", args.target), ("--group", args.group)):
+            if column is not None and column not in frame.columns:
+                raise missing_column(flag, column, frame.columns, args.data)
         options = CompareOptions(
             target=args.target,
             task=args.task,
@@ -247,6 +255,7 @@ def _compare(args: argparse.Namespace) -> int:
             val_size=args.val_size,
             test_size=args.test_size,
             bootstrap=args.bootstrap,
+            group=args.group,
             train=TrainConfig(
                 epochs=args.epochs,
                 batch_size=args.batch_size,

@@ -7,6 +7,10 @@ fit the preprocessing on the training rows only, pick the candidates
 threshold on validation, score the test set at that threshold with a paired bootstrap
 (:mod:`~losskit.lab.scoring`) and name the winner. Everything outside the training loop runs on
 every rank; only the main rank writes artefacts.
+
+A ranking table (``group``: its query-id column) is split by whole groups, trains on batches of
+whole groups (RankNet beside the listwise losses) and is scored by NDCG@10 over the test queries,
+with the bootstrap resampling queries; it trains the ``mlp`` or ``linear`` model in one process.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ EPOCH_METRICS = {
     "multiclass": ("accuracy", "macro_f1"),
     "regression": ("mae", "rmse"),
     "ordinal": ("mae", "qwk"),
+    "ranking": ("ndcg@10",),
 }
 
 
@@ -61,6 +66,7 @@ class CompareOptions:
     test_size: float = 0.15
     bootstrap: int = 200
     train: TrainConfig = field(default_factory=TrainConfig)
+    group: str | None = None
 
 
 def _advice(table: Table, y_train: np.ndarray, x_train: pd.DataFrame) -> tuple[list[cands.Candidate], dict[str, Any]]:
@@ -169,10 +175,16 @@ def run_compare(
         raise LossInputError("model", f"one of {MODELS}", repr(options.model))
     if ctx.active and options.model in ("xgboost", "lightgbm"):
         raise LossInputError("model", "mlp or linear when distributed (trees train in one process)", options.model)
-    table = prepare(frame, options.target, task=options.task, pos_label=options.pos_label, source=source)
+    if options.group is not None and options.model in ("xgboost", "lightgbm"):
+        raise LossInputError("model", "mlp or linear for a ranking table (no GBDT ranking objective)", options.model)
+    if options.group is not None and ctx.active:
+        raise LossInputError("group", "a ranking table trained in one process (not distributed)", repr(options.group))
+    table = prepare(
+        frame, options.target, task=options.task, pos_label=options.pos_label, source=source, group=options.group
+    )
     if table.task == "ordinal" and options.model in ("xgboost", "lightgbm"):
         raise LossInputError("model", "mlp or linear for an ordinal target (no GBDT ordinal objective)", options.model)
-    classification = table.task != "regression"
+    classification = table.task not in ("regression", "ranking")
     plan = plan_splits(
         table.y,
         classification=classification,
@@ -180,6 +192,7 @@ def run_compare(
         test_size=options.test_size,
         cv=options.cv,
         seed=options.train.seed,
+        groups=table.groups,
     )
     first = plan.folds[0]
     options = dataclasses.replace(options, train=options.train.resolve(len(first.train)))  # the settings used
@@ -229,7 +242,15 @@ def run_compare(
         results.append(_run_candidate(cand, table, folds, options, metric, n_classes, ctx, progress))
     oof_index = np.concatenate([f.val for f in plan.folds])
     y_val = table.y[oof_index]
-    winner = score_candidates(results, metric, y_val, y_test, n_resamples=options.bootstrap, seed=options.train.seed)
+    winner = score_candidates(
+        results,
+        metric,
+        y_val,
+        y_test,
+        n_resamples=options.bootstrap,
+        seed=options.train.seed,
+        groups_test=None if table.groups is None else table.groups[plan.test],
+    )
     return LabResult(
         table=table,
         options=options,
@@ -274,6 +295,7 @@ def _run_candidate(
     reference = cands.reference_loss(task, cand)
     for k, (fold, _pre, x_tr_all, x_va, x_te) in enumerate(folds):
         y_train_all, y_va_orig = table.y[fold.train], table.y[fold.val]
+        g_tr, g_va = (None, None) if table.groups is None else (table.groups[fold.train], table.groups[fold.val])
         rows = cands.resample_rows(cand, y_train_all, options.train.seed + k)  # training rows only
         x_tr, y_tr_orig = x_tr_all[torch.as_tensor(rows)], y_train_all[rows]
         y_tr_np, y_va_np = cands.transform_target(cand, y_tr_orig), cands.transform_target(cand, y_va_orig)
@@ -307,7 +329,7 @@ def _run_candidate(
         else:
             y_tr_t = target_tensor(y_tr_np, task)
             outputs = cands.n_outputs(cand, task, n_classes)
-            start = optimal_start(loss, y_tr_t, outputs)
+            start = None if task == "ranking" else optimal_start(loss, y_tr_t, outputs)
             torch.manual_seed(options.train.seed)
             net = build_net(
                 options.model,
@@ -325,7 +347,7 @@ def _run_candidate(
                 if task in ("multiclass", "ordinal") and cand.entry.kind == "softmax"
                 else None
             )
-            on_epoch = _epoch_callback(task, metric, y_va_orig, options.train.epochs, label, progress, scores)
+            on_epoch = _epoch_callback(task, metric, y_va_orig, options.train.epochs, label, progress, scores, g_va)
             result = fit(
                 net,
                 loss,
@@ -338,6 +360,8 @@ def _run_candidate(
                 class_weight=None if cw is None else torch.as_tensor(cw),
                 ctx=ctx,
                 on_epoch=on_epoch,
+                groups=None if g_tr is None else torch.as_tensor(g_tr[rows]),
+                val_groups=None if g_va is None else torch.as_tensor(g_va),
             )
             if progress:
                 progress(label, options.train.epochs, options.train.epochs)
@@ -386,7 +410,9 @@ def _score_mapping(cand: cands.Candidate, y_fit: np.ndarray, y_train: np.ndarray
     return out
 
 
-def _epoch_metrics(task: str, metric: MetricSpec, y_val: np.ndarray) -> Callable[[np.ndarray], dict[str, float]]:
+def _epoch_metrics(
+    task: str, metric: MetricSpec, y_val: np.ndarray, groups: np.ndarray | None = None
+) -> Callable[[np.ndarray], dict[str, float]]:
     specs = [parse_metric(name, task) for name in EPOCH_METRICS[task]]
     if not metric.needs_threshold and metric.label not in EPOCH_METRICS[task]:
         specs.append(metric)
@@ -394,7 +420,7 @@ def _epoch_metrics(task: str, metric: MetricSpec, y_val: np.ndarray) -> Callable
     def compute(scores: np.ndarray) -> dict[str, float]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return {f"val_{s.label}": s(y_val, scores) for s in specs}
+            return {f"val_{s.label}": s(y_val, scores, groups=groups) for s in specs}
 
     return compute
 
@@ -407,8 +433,9 @@ def _epoch_callback(
     label: str,
     progress: Callable[[str, int, int], None] | None,
     scores: Callable[[torch.Tensor], np.ndarray],
+    groups: np.ndarray | None = None,
 ) -> Callable[[int, torch.Tensor], dict[str, float]]:
-    compute = _epoch_metrics(task, metric, y_val)
+    compute = _epoch_metrics(task, metric, y_val, groups)
 
     def on_epoch(epoch: int, val_out: torch.Tensor) -> dict[str, float]:
         row = compute(scores(val_out))

@@ -45,7 +45,8 @@ class Table:
     Attributes:
         features: the feature columns (the target removed), rows with a missing target dropped.
         y: ``(N,)`` target; class indices ``0..C-1`` (int64) for classification, float64 otherwise.
-        task: ``"binary"``, ``"multiclass"``, ``"regression"`` or ``"ordinal"`` (only when asked for).
+        task: ``"binary"``, ``"multiclass"``, ``"regression"``, ``"ordinal"`` (only when asked for) or
+            ``"ranking"`` (a table with a query-group column; ``y`` is the graded relevance).
         target: the target column's name.
         classes: the original class labels in index order (empty for regression); for a binary
             task ``[negative, positive]``, so that index 1 is the positive class.
@@ -54,6 +55,8 @@ class Table:
         dropped_rows: rows removed because their target was missing.
         fingerprint: SHA-256 of the table's content (see :func:`fingerprint`).
         source: where the table came from (a path or a description).
+        group: the query-group column of a ranking table (removed from the features), else None.
+        groups: ``(N,)`` int64 group codes ``0..G-1`` of a ranking table, else None.
     """
 
     features: pd.DataFrame
@@ -65,6 +68,8 @@ class Table:
     fingerprint: str = ""
     source: str = ""
     positive_class: Any = None
+    group: str | None = None
+    groups: np.ndarray | None = None
 
 
 def load_frame(path: str | Path) -> pd.DataFrame:
@@ -96,21 +101,39 @@ def fingerprint(frame: pd.DataFrame) -> str:
 
 
 def prepare(
-    frame: pd.DataFrame, target: str, *, task: str | None = None, pos_label: Any = None, source: str = ""
+    frame: pd.DataFrame,
+    target: str,
+    *,
+    task: str | None = None,
+    pos_label: Any = None,
+    source: str = "",
+    group: str | None = None,
 ) -> Table:
     """Split off ``target``, drop rows where it is missing, infer (:func:`losskit.tasks.infer_task`)
     or check the task, encode it; a binary target is encoded 1 for its positive class
     (:func:`losskit.tasks.positive_class`, or ``pos_label``).
 
+    With ``group`` (a query-id column) the table is a ranking table: the task is ``"ranking"``, the
+    group column is split off like the target (:attr:`Table.groups`), and the target is graded
+    relevance, non-negative whole numbers (0 = not relevant).
+
     Raises:
         LossInputError: the column is absent, fewer than two classes remain, a regression target is
-            not numeric, or no feature columns are left.
+            not numeric, no feature columns are left, or a ranking table lacks its group column or
+            graded relevance.
     """
     if target not in frame.columns:
-        shown = ", ".join(map(str, frame.columns[:12])) + (", ..." if frame.shape[1] > 12 else "")
-        raise LossInputError("target", f"a column of the table ({shown})", repr(target))
+        raise LossInputError("target", f"a column of the table ({_shown(frame)})", repr(target))
     if task is not None and task not in TASKS:
         raise LossInputError("task", f"one of {TASKS}", repr(task))
+    if group is not None:
+        if group not in frame.columns or group == target:
+            raise LossInputError("group", f"a column of the table other than the target ({_shown(frame)})", repr(group))
+        if task not in (None, "ranking"):
+            raise LossInputError("task", "'ranking' (or none) for a table with a group column", repr(task))
+        task = "ranking"
+    elif task == "ranking":
+        raise LossInputError("group", "the query-group column of a ranking table", "none")
     missing = frame[target].isna()
     dropped = int(missing.sum())
     if dropped:
@@ -118,14 +141,21 @@ def prepare(
         frame = frame.loc[~missing]
     if len(frame) == 0:
         raise LossInputError("frame", "a table with at least one labelled row", "no rows with a target")
-    features = frame.drop(columns=[target]).reset_index(drop=True)
+    if group is not None and frame[group].isna().any():
+        raise LossInputError("group", "a group id on every row", f"{int(frame[group].isna().sum())} missing")
+    features = frame.drop(columns=[target] if group is None else [target, group]).reset_index(drop=True)
     if features.shape[1] == 0:
         raise LossInputError("frame", "a table with at least one feature column besides the target", "none")
     series = frame[target].reset_index(drop=True)
     if series.nunique() < 2:
         raise LossInputError("target", "a column with at least two classes", f"only {list(series.unique())!r}")
     task = task or infer_task(series)
-    if task == "regression":
+    groups = None
+    if task == "ranking":
+        y = _relevance(series, target)
+        groups = pd.factorize(frame[group].reset_index(drop=True), sort=True)[0].astype(np.int64)
+        classes: list = []
+    elif task == "regression":
         if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
             raise LossInputError(
                 "target", "a numeric column for regression", f"column {target!r} of dtype {series.dtype}"
@@ -161,7 +191,30 @@ def prepare(
         fingerprint=fingerprint(frame),
         source=source,
         positive_class=positive,
+        group=group,
+        groups=groups,
     )
+
+
+def _shown(frame: pd.DataFrame) -> str:
+    return ", ".join(map(str, frame.columns[:12])) + (", ..." if frame.shape[1] > 12 else "")
+
+
+def _relevance(series: pd.Series, target: str) -> np.ndarray:
+    """Graded relevance as float64: non-negative whole numbers (0 = not relevant)."""
+    if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        raise LossInputError(
+            "target", "graded relevance (non-negative whole numbers)", f"column {target!r} of dtype {series.dtype}"
+        )
+    y = series.to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(y) | (y < 0) | (y != np.round(y))
+    if bad.any():
+        raise LossInputError(
+            "target",
+            "graded relevance (non-negative whole numbers, 0 = not relevant)",
+            f"{int(bad.sum())} other value(s)",
+        )
+    return y
 
 
 def _check_levels(series: pd.Series, target: str) -> None:

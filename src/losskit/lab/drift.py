@@ -8,11 +8,11 @@ reference (``n0`` rows):
   ``OR_c = odds(p1_c) / odds(p0_c)`` with ``Var(log OR_c) = 1 / (n p1 (1 - p1)) + 1 / (n0 p0 (1 - p0))``
   (Woolf's variance; ``p1`` from counts + 0.5). A binary card tests its positive class
   (``classes[1]``, which ``compare`` also records as ``data.positive_class``), a multi-class card
-  every class. For a binary model the odds ratio is exactly the factor ``k``
-  that moves the decision threshold: a posterior ``p`` becomes ``p k / (p k + 1 - p)``
+  every class, a ranking card every relevance level (its classes). For a binary model the odds
+  ratio is exactly the factor ``k`` that moves the decision threshold: a posterior ``p`` becomes ``p k / (p k + 1 - p)``
   (:func:`losskit.evaluate.adjust_for_prior_shift`), so the old score equivalent to the card's
   threshold ``t`` is ``t' = t / (t + (1 - t) k)``.
-* Continuous values (a regression target, or a regression model's predictions): a location and a scale change in
+* Continuous values (a regression target, or a regression or ranking model's scores): a location and a scale change in
   robust units of the reference: the median shift divided by the reference's interquartile range
   ``(m1 - m0) / IQR0``, and the log IQR ratio ``log(IQR1 / IQR0)``. Their standard errors are the
   asymptotic ones of sample quantiles, ``Var(Q_p) = p (1 - p) / (n f(Q_p)^2)`` and
@@ -410,8 +410,9 @@ def _classes(card: ModelCard, col: pd.Series, name: str, tol: dict[str, float], 
     effects = class_effects(counts[None], ref_counts)
     tested = [1] if card.task == "binary" else list(range(len(names)))  # binary: the positive class
     effects = {k: v[:, tested] for k, v in effects.items()}
+    noun = _noun(card)
     statistics, code = _statistics(
-        [f"odds ratio of class {names[i]!r}" for i in tested], ["ratio"] * len(tested), effects, tol["rate"], alpha
+        [f"odds ratio of {noun} {names[i]!r}" for i in tested], ["ratio"] * len(tested), effects, tol["rate"], alpha
     )
     chi = stats.chisquare(counts, f_exp=old * counts.sum())
     outcome = "shift" if unknown else _CODES[code]
@@ -446,17 +447,23 @@ def _multiclass_advice(
     card: ModelCard, names: list[str], old: np.ndarray, new: np.ndarray, report: DriftReport
 ) -> None:
     moved = ", ".join(f"{c}: {o:.2%} -> {w:.2%}" for c, o, w in zip(names, old, new, strict=True))
+    shares = f"{_noun(card)} shares"
     if report.outcome == "shift":
-        text = f"class shares moved ({moved}): re-tune on recent data"
+        text = f"{shares} moved ({moved}): re-tune on recent data"
         weights = _weights_words(card)
         if weights:
             balanced = [round(1 / (len(names) * p), 3) if p > 0 else None for p in new]
             text += f"; {weights} were computed for the old shares (balanced for the new shares: {balanced})"
         report.advice.append(text)
     elif report.outcome == "too_few_rows":
-        report.advice.append(f"class shares {moved}: {_too_few(report)}")
+        report.advice.append(f"{shares} {moved}: {_too_few(report)}")
     else:
-        report.advice.append(f"class shares {moved}: every change within the tolerance; nothing to re-tune")
+        report.advice.append(f"{shares} {moved}: every change within the tolerance; nothing to re-tune")
+
+
+def _noun(card: ModelCard) -> str:
+    """What the card's classes are: relevance levels of a ranking card, else classes."""
+    return "relevance level" if card.task == "ranking" else "class"
 
 
 def _too_few(report: DriftReport) -> str:

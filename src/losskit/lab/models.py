@@ -2,7 +2,7 @@
 
 The output layer is followed by a fixed affine map ``out = net(x) * scale + loc`` whose ``loc``
 starts the model at the training data's baseline (log prior odds for classification, the median
-for regression) and whose ``scale`` (a robust spread of a regression target) keeps the network's
+for regression, 0 for ranking scores) and whose ``scale`` (a robust spread of a regression target) keeps the network's
 own outputs near unit scale, so one learning rate suits every target. The loss still sees the
 output in the target's own units, so options such as Huber's ``delta`` mean what they say. A
 count loss's output is a log-mean (``log_link``): unit scale, starting at the log of the mean.
@@ -104,6 +104,8 @@ def build_net(
     if log_link:
         loc = float(np.log(max(float(np.mean(y_train)), 1e-8)))
         scale = 1.0
+    elif task == "ranking":  # scores: only their order within a query matters
+        loc, scale = 0.0, 1.0
     elif task == "regression":
         q25, q50, q75 = np.percentile(y_train, [25, 50, 75])
         spread = (q75 - q25) / 1.349 or float(np.std(y_train)) or 1.0  # IQR of a normal = 1.349 sigma

@@ -34,9 +34,17 @@ from losskit.lab.card import ModelCard, clean, library_versions
 from losskit.lab.report import recommendation, render_report
 from losskit.lab.results import LabResult
 
-__all__ = ["build_card", "check_out_dir", "write_outputs"]
+__all__ = ["build_card", "card_classes", "check_out_dir", "write_outputs"]
 
 _QUANTILES = np.linspace(0.0, 1.0, 201)
+
+
+def card_classes(result: LabResult) -> list:
+    """The card's classes: the table's, or a ranking table's relevance levels in its training rows."""
+    t = result.table
+    if t.task != "ranking":
+        return list(t.classes)
+    return [int(v) for v in np.unique(t.y[result.plan.folds[0].train])]
 
 
 def build_card(result: LabResult) -> ModelCard:
@@ -44,9 +52,15 @@ def build_card(result: LabResult) -> ModelCard:
     t, w, m = result.table, result.winner, result.metric
     sizes = result.plan.sizes
     train_rows = result.plan.folds[0].train
+    classes = card_classes(result)
     reference: dict[str, Any] = {}
     if t.task == "regression":
         reference["target_quantiles"] = np.quantile(t.y[train_rows], _QUANTILES).tolist()
+        reference["score_quantiles"] = np.quantile(w.val_scores, _QUANTILES).tolist()
+    elif t.task == "ranking":  # relevance levels as classes (drift checks their shares), scores as numbers
+        _, counts = np.unique(t.y[train_rows], return_counts=True)
+        reference["class_counts"] = counts.tolist()
+        reference["prior"] = (counts / counts.sum()).tolist()
         reference["score_quantiles"] = np.quantile(w.val_scores, _QUANTILES).tolist()
     else:
         counts = np.bincount(t.y[train_rows], minlength=len(t.classes))
@@ -76,7 +90,7 @@ def build_card(result: LabResult) -> ModelCard:
     return ModelCard(
         task=t.task,
         target=t.target,
-        classes=list(t.classes),
+        classes=classes,
         loss={
             "name": w.candidate.name,
             "options": w.candidate.frozen,
@@ -106,6 +120,7 @@ def build_card(result: LabResult) -> ModelCard:
             "dropped_rows": t.dropped_rows,
             "imputed": result.imputed,
             "positive_class": t.positive_class,
+            **({"group": t.group, "groups": result.query_counts} if t.group is not None else {}),
         },
         splits={**sizes, "seed": result.options.train.seed},
         reference=reference,
@@ -146,7 +161,7 @@ def _save_model(result: LabResult, out: Path) -> Path:
                 "config": w.models[0].config,
                 "state_dicts": [m.state_dict() for m in w.models],
                 "task": result.table.task,
-                "classes": list(result.table.classes),
+                "classes": card_classes(result),
                 "loss": w.candidate.name,
                 "loss_options": clean(w.candidate.frozen),
                 "threshold": w.threshold,

@@ -16,7 +16,9 @@ and the tree models are XGBoost JSON / LightGBM text files.
 Outputs (one row per input row, same order): ``score`` (probability of ``classes[1]``) and
 ``decision`` for a binary model; ``p_<class>`` per class and ``decision`` for multi-class;
 ``p_<level>`` per level and ``decision`` (the median level, CORN's ``corn_predict``) for an
-ordinal model; ``prediction`` for regression (``exp`` of a count loss's log-mean output).
+ordinal model; ``prediction`` for regression (``exp`` of a count loss's log-mean output);
+``score`` for a ranking model (higher ranks first; only the order within a query means anything)
+and, when the table has the run's query-group column, ``rank`` within each query (1 = top).
 :func:`write_table` writes them atomically (a temporary file in the destination's folder, then
 :func:`os.replace`; a symbolic link at the destination is replaced, never followed).
 
@@ -76,6 +78,14 @@ class SavedRun:
         card = self.card
         if card.task == "regression":
             return pd.DataFrame({"prediction": scores}, index=frame.index)
+        if card.task == "ranking":
+            out = pd.DataFrame({"score": scores}, index=frame.index)
+            group = card.data.get("group")
+            if group in frame.columns:
+                out["rank"] = (
+                    out["score"].groupby(frame[group], dropna=False).rank(ascending=False, method="first").astype(int)
+                )
+            return out
         if card.task == "binary":
             t = 0.5 if card.threshold is None else card.threshold
             decision = np.where(scores >= t, card.classes[1], card.classes[0])

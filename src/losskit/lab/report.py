@@ -3,9 +3,10 @@
 Sections: the recommendation and why, the comparison table (test metric with its paired
 bootstrap interval), loss curves (each candidate's own loss and the common reference loss),
 PR and ROC curves and a reliability diagram (binary), a reliability diagram of the top-label
-confidence (multi-class) or predicted-vs-actual and a binned calibration plot (regression), and
-the data and split facts. Curves with many points are thinned to at most 400 points. Every number comes from the stored
-:class:`~losskit.lab.results.LabResult` (computed once in scoring); this module only renders.
+confidence (multi-class), predicted-vs-actual and a binned calibration plot (regression) or
+NDCG@k for k = 1 to 10 and the distribution of per-query NDCG@10 (ranking), and the data and split
+facts. Curves with many points are thinned to at most 400 points. Every number comes from the
+stored :class:`~losskit.lab.results.LabResult` (computed once in scoring); this module only renders.
 The table wraps within the page (no sideways scrolling) and every axis has at most five major
 ticks in a compact number format, so tick labels do not overlap (checked in a browser by
 ``tests/test_lab_report_browser.py``).
@@ -193,7 +194,7 @@ def _loss_curves(result: LabResult) -> str:
         ref.plot(ep, [h["train_ref"] for h in rows], "--", color=color, alpha=0.7)
         ref.plot(ep, [h["val_ref"] for h in rows], "-", color=color, label=r.candidate.label)
     own.set(title="own loss (relative to epoch 1 val); -- train, — val", xlabel="epoch", ylabel="loss / first val loss")
-    ref_name = "log-loss" if result.table.task != "regression" else "MSE"
+    ref_name = {"regression": "MSE", "ranking": "RankNet pair loss"}.get(result.table.task, "log-loss")
     ref.set(title=f"common reference: {ref_name}; -- train, — val", xlabel="epoch", ylabel=ref_name)
     if result.table.task == "regression":
         ref.set_yscale("log")
@@ -290,6 +291,29 @@ def _regression_curves(result: LabResult) -> list[tuple[str, str]]:
     return [("Predicted vs actual (test)", _svg(fig)), ("Calibration", _svg(fig_cal))]
 
 
+def _ranking_curves(result: LabResult) -> list[tuple[str, str]]:
+    fig, (at_k,) = _figure()
+    fig_q, (spread,) = _figure()
+    for i, r in enumerate(result.results):
+        curve = r.curves["ndcg_at_k"]
+        at_k.plot(np.arange(1, len(curve) + 1), curve, "o-", color=f"C{i}", label=r.candidate.label)
+    at_k.set(title="NDCG@k (test queries)", xlabel="k", ylabel="NDCG@k")
+    at_k.legend(fontsize=7)
+    for i, r in enumerate(result.results):  # empirical CDF: lower curves have fewer poorly ranked queries
+        values = np.sort(r.curves["ndcg@10_per_query"])
+        spread.step(
+            values, np.arange(1, len(values) + 1) / len(values), where="post", color=f"C{i}", label=r.candidate.label
+        )
+    spread.set(
+        title="per test query: share with NDCG@10 at most x",
+        xlabel="NDCG@10",
+        ylabel="share of queries",
+        ylim=(0, 1.02),
+    )
+    spread.legend(fontsize=7)
+    return [("NDCG at each cut-off", _svg(fig)), ("Per-query NDCG@10", _svg(fig_q))]
+
+
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.85em;width:100%}
@@ -313,6 +337,7 @@ _COLUMNS = {
     "multiclass": {"accuracy": "accuracy", "macro_f1": "macro F1", "log_loss": "log-loss"},
     "ordinal": {"mae": "level MAE", "qwk": "QWK", "accuracy": "accuracy"},
     "regression": {"mae": "MAE", "rmse": "RMSE", "median_absolute_error": "median AE", "r2": "R²"},
+    "ranking": {"ndcg@10": "NDCG@10", "ndcg@5": "NDCG@5", "map@10": "MAP@10", "mrr": "MRR"},
 }
 
 
@@ -352,6 +377,17 @@ def _table(result: LabResult) -> str:
     return f'<table id="comparison"><tr>{"".join(head)}</tr>{"".join(rows)}</table>'
 
 
+def _queries(result: LabResult) -> list[str]:
+    counts = result.query_counts
+    if counts is None:
+        return []
+    group = html.escape(str(result.table.group))
+    return [
+        f"<li>query groups (<code>{group}</code>): train {counts['train']}, validation {counts['val']}, test "
+        f"{counts['test']}; every split holds whole groups, and the bootstrap resamples test queries</li>"
+    ]
+
+
 def render_report(result: LabResult) -> str:
     """The whole HTML page as a string."""
     t = result.table
@@ -362,6 +398,7 @@ def render_report(result: LabResult) -> str:
             "multiclass": _multiclass_curves,
             "ordinal": _multiclass_curves,
             "regression": _regression_curves,
+            "ranking": _ranking_curves,
         }[t.task](result)
     sizes = result.plan.sizes
     advice = result.advice or {}
@@ -399,6 +436,7 @@ def render_report(result: LabResult) -> str:
         f"<li>splits: train {sizes['train']}, validation {sizes['val']}, test {sizes['test']}"
         + (f", {sizes['folds']} folds" if sizes["folds"] > 1 else "")
         + "</li>",
+        *_queries(result),
         f"<li>finished in {result.seconds:.1f} s</li></ul>",
         "</body></html>",
     ]

@@ -36,6 +36,8 @@ class CandidateResult:
             interval and the share of resamples this candidate is best.
         fits: per fold, the training facts (``epochs_run``, ``best_epoch``, ``converged``, ...).
         models: per fold, the trained model.
+        curves: what the report plots beyond the metrics, computed in scoring (ranking:
+            ``ndcg_at_k``, NDCG@1 to NDCG@10 of the test queries, and ``ndcg@10_per_query``).
     """
 
     candidate: Candidate
@@ -50,6 +52,7 @@ class CandidateResult:
     win_rate: float = 0.0
     fits: list[dict[str, Any]] = field(default_factory=list)
     models: list[Any] = field(default_factory=list)
+    curves: dict[str, Any] = field(default_factory=dict)
 
     @property
     def converged(self) -> bool:
@@ -99,6 +102,18 @@ class LabResult:
         y = self.table.y[self.plan.folds[0].train]
         counts = np.bincount(y, minlength=len(self.table.classes))
         return (counts / counts.sum()).tolist()
+
+    @property
+    def query_counts(self) -> dict[str, int] | None:
+        """Query groups in the training, validation and test rows of a ranking table (else None)."""
+        g = self.table.groups
+        if g is None:
+            return None
+        first = self.plan.folds[0]
+        return {
+            name: len(np.unique(g[rows]))
+            for name, rows in (("train", first.train), ("val", first.val), ("test", self.plan.test))
+        }
 
     @property
     def runner_up(self) -> CandidateResult | None:

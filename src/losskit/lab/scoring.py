@@ -8,7 +8,9 @@ deviance ``2 (y log(y / mu) - y + mu)`` of a non-negative target, scikit-learn's
 ``mean_poisson_deviance``; a prediction below ``POISSON_FLOOR`` counts as that floor, so a
 model that predicts a zero or negative mean gets a large finite deviance instead of an error);
 ordinal ``mae`` (on the level index), ``qwk`` (quadratic weighted kappa) and ``accuracy`` of the
-predicted level, the median of the level probabilities (CORN's :func:`losskit.corn_predict`).
+predicted level, the median of the level probabilities (CORN's :func:`losskit.corn_predict`);
+ranking ``ndcg@K`` (NDCG@K with gain ``2^rel - 1``, the default ``ndcg@10``), ``map@K`` and ``mrr``
+(:mod:`losskit.evaluate.ranking`), each the mean over the query groups.
 Threshold-dependent binary metrics are computed at the threshold tuned on validation:
 ``recall_at_precision=P`` tunes the threshold for the best recall with validation precision >= P
 and scores the *test* recall at that threshold (so a precision target missed on new data shows
@@ -20,7 +22,9 @@ overlap (Efron & Tibshirani 1993, ch. 13). A resample is represented by how ofte
 row (multinomial counts), and every metric here is computed from count-weighted sums over rows
 sorted once, which equals the metric of the resampled rows (scikit-learn's ``sample_weight``
 semantics) without re-sorting: O(N) per resample instead of O(N log N) plus per-call overhead.
-The tests check each metric against :mod:`sklearn.metrics` with weights.
+The tests check each metric against :mod:`sklearn.metrics` with weights. For a ranking table the
+resampled units are the query groups, not the rows: each metric is the weighted mean of its
+per-group values, so one group's rows are never split between a resample and its complement.
 
 :func:`score_candidates` is where every reported number about the candidates is computed, once:
 the tuned threshold, the test metrics at it and at 0.5, the chosen metric with its interval and
@@ -41,6 +45,7 @@ from losskit.lab.results import CandidateResult
 
 __all__ = [
     "DEFAULT_METRIC",
+    "RANKING_METRICS",
     "MetricSpec",
     "Scorer",
     "paired_bootstrap",
@@ -48,11 +53,21 @@ __all__ = [
     "score_candidates",
     "median_level",
     "metrics_of",
+    "padded_lists",
+    "ranking_curves",
+    "ranking_values",
     "tune_threshold",
 ]
 
 POISSON_FLOOR = 1e-6
-DEFAULT_METRIC = {"binary": "average_precision", "multiclass": "macro_f1", "regression": "mae", "ordinal": "mae"}
+DEFAULT_METRIC = {
+    "binary": "average_precision",
+    "multiclass": "macro_f1",
+    "regression": "mae",
+    "ordinal": "mae",
+    "ranking": "ndcg@10",
+}
+RANKING_CUTOFF = 10  # K of ``ndcg`` / ``map`` given without one
 
 # name -> (higher is better, needs a threshold, takes a parameter)
 _BINARY = {
@@ -88,7 +103,18 @@ _ORDINAL = {
     "qwk": (True, False, False),
     "accuracy": (True, False, False),
 }
-_TABLES = {"binary": _BINARY, "multiclass": _MULTICLASS, "regression": _REGRESSION, "ordinal": _ORDINAL}
+_RANKING = {
+    "ndcg": (True, False, True),
+    "map": (True, False, True),
+    "mrr": (True, False, False),
+}
+_TABLES = {
+    "binary": _BINARY,
+    "multiclass": _MULTICLASS,
+    "regression": _REGRESSION,
+    "ordinal": _ORDINAL,
+    "ranking": _RANKING,
+}
 
 
 @dataclass(frozen=True)
@@ -103,11 +129,16 @@ class MetricSpec:
 
     @property
     def label(self) -> str:
-        return self.name if self.param is None else f"{self.name}={self.param:g}"
+        if self.param is None:
+            return self.name
+        return f"{self.name}@{self.param:g}" if self.task == "ranking" else f"{self.name}={self.param:g}"
 
-    def __call__(self, y: np.ndarray, scores: np.ndarray, threshold: float | None = None) -> float:
-        """The metric of ``scores`` (probabilities / predictions) against ``y``; NaN if undefined."""
-        return Scorer(self, y, scores, threshold)()
+    def __call__(
+        self, y: np.ndarray, scores: np.ndarray, threshold: float | None = None, groups: np.ndarray | None = None
+    ) -> float:
+        """The metric of ``scores`` (probabilities / predictions) against ``y`` (the rows' query
+        ``groups`` for ranking); NaN if undefined."""
+        return Scorer(self, y, scores, threshold, groups)()
 
     def tuning(self) -> dict[str, Any]:
         """Keyword arguments of :func:`losskit.evaluate.tune_threshold` that optimise this metric.
@@ -137,13 +168,19 @@ class MetricSpec:
 def parse_metric(text: str | None, task: str) -> MetricSpec:
     """Parse ``name`` or ``name=value`` for ``task``; ``None`` gives the task's default."""
     text = text or DEFAULT_METRIC[task]
-    name, eq, value = text.strip().lower().partition("=")
+    name, eq, value = text.strip().lower().partition("@" if task == "ranking" else "=")
     table = _TABLES[task]
     if name not in table:
         raise LossInputError("metric", f"one of {sorted(table)} for a {task} task", repr(text))
     higher, thresh, takes = table[name]
     param = None
-    if takes:
+    if takes and task == "ranking":
+        if not eq:
+            value = str(RANKING_CUTOFF)
+        if not value.isdigit() or int(value) < 1:
+            raise LossInputError("metric", f"{name} or {name}@<positive whole number>", repr(text))
+        param = float(int(value))
+    elif takes:
         try:
             param = float(value)
         except ValueError:
@@ -158,10 +195,23 @@ def parse_metric(text: str | None, task: str) -> MetricSpec:
 class Scorer:
     """One metric of fixed ``(y, scores)``, evaluated under any row weights (bootstrap counts)."""
 
-    def __init__(self, spec: MetricSpec, y: np.ndarray, scores: np.ndarray, threshold: float | None = None) -> None:
+    def __init__(
+        self,
+        spec: MetricSpec,
+        y: np.ndarray,
+        scores: np.ndarray,
+        threshold: float | None = None,
+        groups: np.ndarray | None = None,
+    ) -> None:
         self.spec, self.y, self.scores = spec, np.asarray(y), np.asarray(scores, dtype=np.float64)
         self.threshold = 0.5 if threshold is None else float(threshold)
-        if spec.task == "binary" and spec.name in ("average_precision", "roc_auc"):
+        self.units = len(self.y)  # what a bootstrap resamples: rows, or the query groups of a ranking
+        if spec.task == "ranking":
+            if groups is None:
+                raise LossInputError("groups", "the query id of every row for a ranking metric", "None")
+            self.per_group = ranking_values(spec, self.y, self.scores, np.asarray(groups))
+            self.units = len(self.per_group)
+        elif spec.task == "binary" and spec.name in ("average_precision", "roc_auc"):
             self.order = np.argsort(-self.scores, kind="stable")
             ranked = self.scores[self.order]
             self.ends = np.flatnonzero(np.r_[ranked[1:] != ranked[:-1], True])  # last row of each tied group
@@ -182,7 +232,10 @@ class Scorer:
             self.order = np.argsort(np.abs(self.scores - self.y), kind="stable")
 
     def __call__(self, weight: np.ndarray | None = None) -> float:
-        w = np.ones(len(self.y)) if weight is None else np.asarray(weight, dtype=np.float64)
+        """The metric with ``weight`` per unit (row, or query group for ranking): bootstrap counts."""
+        w = np.ones(self.units) if weight is None else np.asarray(weight, dtype=np.float64)
+        if self.spec.task == "ranking":
+            return float(np.sum(w * self.per_group) / w.sum())
         if self.spec.task == "binary":
             return self._binary(w)
         if self.spec.task == "multiclass":
@@ -265,6 +318,37 @@ class Scorer:
         return float(1.0 - np.sum(w * err**2) / ss_tot) if ss_tot > 0 else float("nan")
 
 
+def padded_lists(y: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flat rows as ``(G, L)`` relevance, scores and validity mask, one list per group id (sorted)."""
+    order = np.argsort(groups, kind="stable")
+    _, starts, counts = np.unique(groups[order], return_index=True, return_counts=True)
+    row = np.repeat(np.arange(len(counts)), counts)
+    col = np.arange(len(order)) - np.repeat(starts, counts)
+    shape = (len(counts), int(counts.max()))
+    rel, score, mask = np.zeros(shape), np.zeros(shape), np.zeros(shape, dtype=bool)
+    rel[row, col], score[row, col], mask[row, col] = y[order], scores[order], True
+    return rel, score, mask
+
+
+def ranking_values(spec: MetricSpec, y: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``(G,)`` the ranking metric of each query group (:mod:`losskit.evaluate.ranking`)."""
+    from losskit.evaluate import map_at_k, mrr, ndcg_at_k
+
+    rel, score, mask = padded_lists(y, scores, groups)
+    k = None if spec.param is None else int(spec.param)
+    if spec.name == "ndcg":
+        return ndcg_at_k(rel, score, k=k, mask=mask, reduction="none")
+    if spec.name == "map":
+        return map_at_k(rel, score, k=k, mask=mask, reduction="none")
+    return mrr(rel, score, mask=mask, reduction="none")
+
+
+def ranking_curves(y: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> dict[str, Any]:
+    """What the report plots for a ranking candidate: NDCG@1 to NDCG@10 and per-query NDCG@10."""
+    at = [ranking_values(parse_metric(f"ndcg@{k}", "ranking"), y, scores, groups) for k in range(1, 11)]
+    return {"ndcg_at_k": [float(v.mean()) for v in at], "ndcg@10_per_query": at[-1].tolist()}
+
+
 def _from_counts(name: str, tp: float, fp: float, fn: float, tn: float) -> float:
     def ratio(a: float, b: float) -> float:
         return a / b if b > 0 else 0.0
@@ -292,8 +376,10 @@ def paired_bootstrap(
     n_resamples: int = 200,
     level: float = 0.95,
     seed: int = 0,
+    groups: np.ndarray | None = None,
 ) -> tuple[dict[str, tuple[float, float]], dict[str, float]]:
-    """Percentile intervals per candidate and the fraction of resamples each one is best.
+    """Percentile intervals per candidate and the fraction of resamples each one is best
+    (resampling rows, or whole query ``groups`` for a ranking metric).
 
     Returns:
         ``(intervals, win_rate)``: ``intervals[name] = (low, high)`` at ``level``;
@@ -301,9 +387,9 @@ def paired_bootstrap(
     """
     rng = np.random.default_rng(seed)
     names = list(scores)
-    scorers = [Scorer(spec, y, scores[name], thresholds.get(name)) for name in names]
+    scorers = [Scorer(spec, y, scores[name], thresholds.get(name), groups) for name in names]
     values = np.full((n_resamples, len(names)), np.nan)
-    n = len(y)
+    n = scorers[0].units if scorers else len(y)
     for b in range(n_resamples):
         counts = np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
         for j, scorer in enumerate(scorers):
@@ -344,12 +430,21 @@ def median_level(probabilities: np.ndarray) -> np.ndarray:
     return np.minimum((cdf < 0.5).sum(axis=1), probabilities.shape[1] - 1)
 
 
-def metrics_of(task: str, y: np.ndarray, scores: np.ndarray, threshold: float | None) -> dict[str, float]:
+#: The ranking metrics every ranking candidate reports (the report's columns).
+RANKING_METRICS = ("ndcg@10", "ndcg@5", "map@10", "mrr")
+
+
+def metrics_of(
+    task: str, y: np.ndarray, scores: np.ndarray, threshold: float | None, groups: np.ndarray | None = None
+) -> dict[str, float]:
     """:func:`losskit.evaluate.metrics` of ``scores`` (undefined ones, e.g. precision with no
     predicted positive, without warnings); for ordinal levels :func:`losskit.evaluate.level_mae`,
-    :func:`~losskit.evaluate.quadratic_weighted_kappa` and the accuracy of the median level."""
+    :func:`~losskit.evaluate.quadratic_weighted_kappa` and the accuracy of the median level; for
+    ranking :data:`RANKING_METRICS` over the query ``groups``."""
     from losskit.evaluate import level_mae, metrics, quadratic_weighted_kappa
 
+    if task == "ranking":
+        return {name: parse_metric(name, task)(y, scores, groups=groups) for name in RANKING_METRICS}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if task == "ordinal":
@@ -370,25 +465,31 @@ def score_candidates(
     *,
     n_resamples: int = 200,
     seed: int = 0,
+    groups_test: np.ndarray | None = None,
 ) -> CandidateResult:
     """Fill every candidate's threshold, test metrics, metric value, interval and win rate; return
     the winner (the best value; the first candidate on ties).
 
     Binary candidates get their threshold tuned on the validation (out-of-fold) scores ``y_val``,
-    their test metrics at it and, for comparison, at the default 0.5 (``metrics_at_half``).
+    their test metrics at it and, for comparison, at the default 0.5 (``metrics_at_half``). A
+    ranking table's test rows carry their query ids in ``groups_test``.
     """
     task = metric.task
     for res in results:
         if task == "binary":
             res.threshold = tune_threshold(metric, y_val, res.val_scores)
             res.metrics_at_half = metrics_of(task, y_test, res.test_scores, 0.5)
-        res.test_metrics = metrics_of(task, y_test, res.test_scores, res.threshold)
+        res.test_metrics = metrics_of(task, y_test, res.test_scores, res.threshold, groups_test)
+        if task == "ranking":
+            res.curves = ranking_curves(y_test, res.test_scores, groups_test)
     scores = {r.candidate.label: r.test_scores for r in results}
     thresholds = {r.candidate.label: r.threshold for r in results}
-    intervals, wins = paired_bootstrap(metric, y_test, scores, thresholds, n_resamples=n_resamples, seed=seed)
+    intervals, wins = paired_bootstrap(
+        metric, y_test, scores, thresholds, n_resamples=n_resamples, seed=seed, groups=groups_test
+    )
     for res in results:
         label = res.candidate.label
-        res.value = metric(y_test, res.test_scores, res.threshold)
+        res.value = metric(y_test, res.test_scores, res.threshold, groups_test)
         res.interval, res.win_rate = intervals[label], wins[label]
     winner = results[0]
     for res in results[1:]:

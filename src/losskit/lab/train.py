@@ -12,6 +12,12 @@ Each epoch logs, with the *same* reduction and weighting on both sides:
 Training stops when ``val_loss`` has not improved for ``patience`` epochs; the best epoch's
 weights are restored.
 
+A ranking table (``groups``, its query ids) is batched by whole groups: the groups are shuffled
+each epoch and dealt into batches of about ``batch_size`` rows, so a list is never cut. Each such
+batch's loss is its own mean (over its lists, or its pairs for RankNet), and the epoch's
+``train_loss`` and ``train_ref`` weigh the batches by their number of lists; ranking trains in one
+process.
+
 Batch size and epoch budget follow the data size unless given (:meth:`TrainConfig.resolve`): a
 batch of about 1/16 of the training rows (16 to 256), so an epoch is about 16 steps (fewer below
 256 rows, where the batch stays at 16; more above 4,096 rows), and enough epochs for about
@@ -120,6 +126,28 @@ def _threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _batches(n: int, size: int, gen: torch.Generator, groups: Tensor | None) -> Iterator[Tensor]:
+    """One epoch's row batches: a shuffled range cut every ``size`` rows, or, with ``groups``,
+    shuffled whole groups dealt into batches of at least ``size`` rows (the last may be smaller)."""
+    if groups is None:
+        perm = torch.randperm(n, generator=gen)
+        yield from (perm[lo : lo + size] for lo in range(0, n, size))
+        return
+    order = torch.argsort(groups, stable=True)
+    counts = torch.unique_consecutive(groups[order], return_counts=True)[1].tolist()
+    starts = np.cumsum([0, *counts]).tolist()
+    picked: list[Tensor] = []
+    rows = 0
+    for g in torch.randperm(len(counts), generator=gen).tolist():
+        picked.append(order[starts[g] : starts[g + 1]])
+        rows += counts[g]
+        if rows >= size:
+            yield torch.cat(picked)
+            picked, rows = [], 0
+    if picked:
+        yield torch.cat(picked)
+
+
 def target_tensor(y: np.ndarray, task: str) -> Tensor:
     """Class (level) indices as int64 for multi-class and ordinal, float32 otherwise (0/1 for binary)."""
     return torch.as_tensor(y, dtype=torch.int64 if task in ("multiclass", "ordinal") else torch.float32)
@@ -162,6 +190,8 @@ def fit(
     class_weight: Tensor | None = None,
     ctx: DistContext | None = None,
     on_epoch: Callable[[int, Tensor], dict[str, float]] | None = None,
+    groups: Tensor | None = None,
+    val_groups: Tensor | None = None,
 ) -> FitResult:
     """Train ``model`` on ``loss`` with early stopping on the validation loss.
 
@@ -174,6 +204,8 @@ def fit(
             items, the denominator of a class-weighted mean.
         ctx: distributed context; each rank trains on its share of every global batch.
         on_epoch: ``on_epoch(epoch, val_outputs) -> extra log fields`` (validation metrics).
+        groups, val_groups: query ids ``(N,)`` of the training and validation rows of a ranking
+            table: batches of whole groups, and ``loss`` / ``reference`` called with ``group=``.
     """
     ctx = ctx or DistContext()
     start = time.perf_counter()
@@ -194,30 +226,38 @@ def fit(
         for epoch in range(1, int(config.max_epochs or budget) + 1):
             if epoch == budget + 1 and best[1] < budget:
                 break  # past the budget only when its last epoch was the best (then early stopping decides)
-            perm = torch.randperm(n, generator=gen)
             sums = [0.0, 0.0, 0.0]  # weighted loss sum, item count, reference-loss sum
-            for lo in range(0, n, batch):
-                rows = ctx.local_rows(perm[lo : lo + batch])
+            for rows in _batches(n, batch, gen, groups):
+                rows = ctx.local_rows(rows)
                 xb, yb = x_train[rows].to(ctx.device), y_train[rows].to(ctx.device)
-                local_items = count_items(yb, ignore_index=None, weight=cw)
-                num_items = all_reduce_num_items(local_items)
-                value = loss(out := net(xb), yb, num_items=num_items)
+                if groups is None:
+                    local_items = count_items(yb, ignore_index=None, weight=cw)
+                    num_items = all_reduce_num_items(local_items)
+                    value = loss(out := net(xb), yb, num_items=num_items)
+                else:  # whole lists: the batch's own mean, weighted by its number of lists
+                    gb = groups[rows].to(ctx.device)
+                    local_items = num_items = float(torch.unique(gb).numel())
+                    value = loss(out := net(xb), yb, group=gb)
                 opt.zero_grad(set_to_none=True)
                 value.backward()
                 opt.step()
                 with torch.no_grad():
                     sums[0] += float(value) * float(num_items)  # this shard's weighted loss sum
                     sums[1] += float(local_items)
-                    sums[2] += float(reference(out, yb, reduction="sum"))
+                    if groups is None:
+                        sums[2] += float(reference(out, yb, reduction="sum"))
+                    else:
+                        sums[2] += float(reference(out, yb, group=gb)) * float(num_items)
             total, items, ref_total = ctx.sum(sums)
             val_out = predict_raw(model, x_val, ctx)
             yv = y_val.to(val_out.device)
+            per_call = {} if val_groups is None else {"group": val_groups.to(val_out.device)}
             row = {
                 "epoch": float(epoch),
                 "train_loss": total / max(items, 1e-12),
-                "val_loss": float(loss(val_out, yv)),
-                "train_ref": ref_total / n,
-                "val_ref": float(reference(val_out, yv, reduction="mean")),
+                "val_loss": float(loss(val_out, yv, **per_call)),
+                "train_ref": ref_total / (n if groups is None else max(items, 1e-12)),
+                "val_ref": float(reference(val_out, yv, reduction="mean", **per_call)),
             }
             if on_epoch is not None:
                 row.update(on_epoch(epoch, val_out))
