@@ -19,10 +19,25 @@ from registry import CASES
 _COMMON = ("reduction", "num_items")
 
 
+#: What ``losskit.functional`` exports besides the losses.
+HELPERS = {"crf_decode", "PaddedLists", "pad_lists", "coral_predict", "corn_predict"}
+
+
+def _is_loss(obj: object) -> bool:
+    """A loss is a public function with a ``reduction`` argument (as in tests/test_catalog_reads.py)."""
+    return inspect.isfunction(obj) and "reduction" in inspect.signature(obj).parameters
+
+
 def test_every_functional_loss_has_exactly_one_entry() -> None:
     names = [e.name for e in catalog.ENTRIES]
     assert len(names) == len(set(names))
-    assert sorted(names) == sorted(functional.__all__)
+    exported = functional.__all__
+    assert len(exported) == len(set(exported))
+    losses = [n for n in exported if _is_loss(getattr(functional, n))]
+    assert sorted(names) == sorted(losses)
+    assert set(exported) - set(losses) == HELPERS
+    for family in {e.family for e in catalog.ENTRIES}:  # each family's whole `__all__` is exported
+        assert set(getattr(functional, family).__all__) <= set(exported), family
 
 
 def test_every_nn_module_belongs_to_one_entry() -> None:
