@@ -19,16 +19,67 @@ from registry import CASES
 _COMMON = ("reduction", "num_items")
 
 
+#: What ``losskit.functional`` exports besides the losses.
+HELPERS = {"crf_decode", "PaddedLists", "pad_lists", "coral_predict", "corn_predict"}
+
+
+def _is_loss(obj: object) -> bool:
+    """A loss is a public function with a ``reduction`` argument (as in tests/test_catalog_reads.py)."""
+    return inspect.isfunction(obj) and "reduction" in inspect.signature(obj).parameters
+
+
 def test_every_functional_loss_has_exactly_one_entry() -> None:
     names = [e.name for e in catalog.ENTRIES]
     assert len(names) == len(set(names))
-    assert sorted(names) == sorted(functional.__all__)
+    exported = functional.__all__
+    assert len(exported) == len(set(exported))
+    losses = [n for n in exported if _is_loss(getattr(functional, n))]
+    assert sorted(names) == sorted(losses)
+    assert set(exported) - set(losses) == HELPERS
+    for family in {e.family for e in catalog.ENTRIES}:  # each family's whole `__all__` is exported
+        assert set(getattr(functional, family).__all__) <= set(exported), family
 
 
 def test_every_nn_module_belongs_to_one_entry() -> None:
+    """``nn`` exports one class per entry, and every class written out in nn.py is an entry's."""
     modules = [e.module for e in catalog.ENTRIES]
     assert len(modules) == len(set(modules))
-    assert sorted(modules) == sorted(lnn.__all__)
+    assert lnn.__all__ == modules
+    written = {
+        name
+        for name, obj in vars(lnn).items()
+        if inspect.isclass(obj) and obj.__module__ == lnn.__name__ and not name.startswith("_")
+    }
+    assert written <= set(modules)
+    for entry in catalog.ENTRIES:
+        cls = entry.module_class()
+        assert issubclass(cls, torch.nn.Module) and cls.__module__ == "losskit.nn"
+        assert cls.__name__ == cls.__qualname__ == entry.module
+
+
+def _needs_arguments(entry: catalog.LossEntry) -> bool:
+    """Its module takes arguments of its own or a required option (tested by its family's tests)."""
+    return bool(entry.module_extra) or any(o.default is REQUIRED for o in entry.options)
+
+
+@pytest.mark.parametrize("entry", [e for e in catalog.ENTRIES if not _needs_arguments(e)], ids=lambda e: e.name)
+def test_module_builds_with_the_function_defaults(entry: catalog.LossEntry) -> None:
+    """Without arguments a module stores its function's defaults."""
+    module = entry.module_class()()
+    expected = {o.name: o.default for o in entry.options if not o.per_call}
+    assert module.options() == {**expected, "reduction": "mean"}
+
+
+def test_every_module_face_is_checked_against_its_function() -> None:
+    """tests/test_registry.py::test_module_matches_functional runs each case's module face; every
+    entry whose module can be built without arguments has a case that gives it (the entry's class)."""
+    missing = []
+    for entry in catalog.ENTRIES:
+        faces = [c.module[0] for c in CASES if c.module and getattr(c.fn, "__name__", None) == entry.name]
+        if not faces and not _needs_arguments(entry):
+            missing.append(entry.name)
+        assert all(face is entry.module_class() for face in faces if inspect.isclass(face)), entry.name
+    assert not missing, f"registry cases without a module face (module=...): {missing}"
 
 
 def test_every_entry_has_a_registry_case() -> None:

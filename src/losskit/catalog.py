@@ -10,8 +10,10 @@ read it; nothing else lists losses.
 
 Importing this module imports no torch: the function and module class are looked up when asked.
 
-Adding a loss is: the function (and its module), its entry here, its case in ``tests/cases_*.py``;
-``tests/test_catalog.py`` fails when one of the three is missing or they disagree.
+Adding a loss is: the function (listed in its family module's ``__all__``), its entry here, its
+case in ``tests/cases_*.py``. Its :mod:`losskit.nn` class is generated from the entry (only modules
+that own state, such as ``ArcFace``'s class centres, are written out); ``tests/test_catalog.py``
+fails when one of the three is missing or they disagree.
 
 Example:
     >>> from losskit import catalog
@@ -214,8 +216,8 @@ class LossEntry:
         return getattr(importlib.import_module("losskit.functional"), self.name)
 
     def module_class(self) -> type:
-        """The module class in :mod:`losskit.nn` (imported on first use)."""
-        return getattr(importlib.import_module("losskit.nn"), self.module)
+        """The module class in :mod:`losskit.nn` (imported, or generated from this entry, on first use)."""
+        return importlib.import_module("losskit._faces").module_class(self)
 
     def option(self, name: str) -> Option:
         """The option called ``name``; :class:`LossInputError` with close matches when there is none."""

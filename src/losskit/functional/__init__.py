@@ -1,104 +1,54 @@
-"""Pure loss functions, one module per family. The source of truth for every loss."""
+"""Pure loss functions, one module per family. The source of truth for every loss.
 
-from losskit.functional.boxes import ciou_loss, diou_loss, giou_loss, iou_loss
-from losskit.functional.classification import (
-    binary_cross_entropy_with_logits,
-    binary_focal_loss,
-    cross_entropy,
-    focal_loss,
-)
-from losskit.functional.counts import gamma_loss, poisson_loss, tweedie_loss
-from losskit.functional.crf import crf_loss
-from losskit.functional.distillation import distillation_loss
-from losskit.functional.embedding import (
-    arcface_loss,
-    contrastive_loss,
-    cosface_loss,
-    info_nce,
-    ntxent,
-    triplet_loss,
-    triplet_margin_loss,
-)
-from losskit.functional.fused import linear_cross_entropy
-from losskit.functional.listwise import approx_ndcg_loss, lambda_loss, listmle_loss, listnet_loss
-from losskit.functional.multilabel import asymmetric_loss, poly_loss
-from losskit.functional.ordinal import coral_loss, corn_loss
-from losskit.functional.ranking import margin_ranking_loss, pairwise_logistic_loss
-from losskit.functional.regression import (
-    huber_loss,
-    log_cosh_loss,
-    mae_loss,
-    mse_loss,
-    pinball_loss,
-    smooth_l1_loss,
-)
-from losskit.functional.segmentation import (
-    dice_ce_loss,
-    dice_loss,
-    focal_tversky_loss,
-    lovasz_hinge_loss,
-    lovasz_softmax_loss,
-    tversky_loss,
-)
-from losskit.functional.sequence import ctc_loss
+Each family module (``losskit.functional.<family>``, the catalog entry's ``family``) lists its
+public names in its own ``__all__``; this package re-exports them all, so a new loss is exported
+by adding it to its family's ``__all__``. Besides the losses that includes a few helpers:
+``crf_decode``, ``PaddedLists``, ``pad_lists``, ``coral_predict`` and ``corn_predict``.
+"""
 
-__all__ = [
-    # regression
-    "mse_loss",
-    "mae_loss",
-    "huber_loss",
-    "smooth_l1_loss",
-    "log_cosh_loss",
-    "pinball_loss",
-    # classification
-    "binary_cross_entropy_with_logits",
-    "cross_entropy",
-    "binary_focal_loss",
-    "focal_loss",
-    # sequences
-    "ctc_loss",
-    # boxes
-    "iou_loss",
-    "giou_loss",
-    "diou_loss",
-    "ciou_loss",
-    # metric learning
-    "triplet_margin_loss",
-    "triplet_loss",
-    "contrastive_loss",
-    "info_nce",
-    "ntxent",
-    "arcface_loss",
-    "cosface_loss",
-    # fused large-vocabulary
-    "linear_cross_entropy",
-    # ranking
-    "margin_ranking_loss",
-    "pairwise_logistic_loss",
-    # segmentation
-    "dice_loss",
-    "tversky_loss",
-    "focal_tversky_loss",
-    "lovasz_softmax_loss",
-    "lovasz_hinge_loss",
-    "dice_ce_loss",
-    # multi-label
-    "asymmetric_loss",
-    "poly_loss",
-    # distillation
-    "distillation_loss",
-    # structured outputs (crf_decode, not a loss, is exported by the package root)
-    "crf_loss",
-    # counts and positive targets
-    "poisson_loss",
-    "tweedie_loss",
-    "gamma_loss",
-    # ordinal levels
-    "coral_loss",
-    "corn_loss",
-    # ranked lists
-    "listnet_loss",
-    "listmle_loss",
-    "lambda_loss",
-    "approx_ndcg_loss",
-]
+from losskit.functional import (
+    boxes,
+    classification,
+    counts,
+    crf,
+    distillation,
+    embedding,
+    fused,
+    listwise,
+    multilabel,
+    ordinal,
+    ranking,
+    regression,
+    segmentation,
+    sequence,
+)
+from losskit.functional.boxes import *  # noqa: F403
+from losskit.functional.classification import *  # noqa: F403
+from losskit.functional.counts import *  # noqa: F403
+from losskit.functional.crf import *  # noqa: F403
+from losskit.functional.distillation import *  # noqa: F403
+from losskit.functional.embedding import *  # noqa: F403
+from losskit.functional.fused import *  # noqa: F403
+from losskit.functional.listwise import *  # noqa: F403
+from losskit.functional.multilabel import *  # noqa: F403
+from losskit.functional.ordinal import *  # noqa: F403
+from losskit.functional.ranking import *  # noqa: F403
+from losskit.functional.regression import *  # noqa: F403
+from losskit.functional.segmentation import *  # noqa: F403
+from losskit.functional.sequence import *  # noqa: F403
+
+__all__: list[str] = []
+__all__ += boxes.__all__
+__all__ += classification.__all__
+__all__ += counts.__all__
+__all__ += crf.__all__
+__all__ += distillation.__all__
+__all__ += embedding.__all__
+__all__ += fused.__all__
+__all__ += listwise.__all__
+__all__ += multilabel.__all__
+__all__ += ordinal.__all__
+__all__ += ranking.__all__
+__all__ += regression.__all__
+__all__ += segmentation.__all__
+__all__ += sequence.__all__
