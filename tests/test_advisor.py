@@ -143,6 +143,14 @@ def _ranking_pairwise():
     return y, {"task": "ranking"}, ["4 levels"]
 
 
+def _ranking_choice():
+    """200 choice situations of 4 alternatives, one chosen in each but 10 (nothing chosen)."""
+    group = np.repeat(np.arange(200), 4)
+    y = np.zeros(800)
+    y[np.arange(190) * 4 + _rng().integers(0, 4, 190)] = 1
+    return y, {"task": "ranking", "group": group}, ["95% of the 200 queries"]
+
+
 def _segmentation_dice_ce():
     masks = _rng().integers(0, 4, (6, 16, 16))
     masks[masks == 3] = 2  # class 3 never appears; class 0..2 do
@@ -171,7 +179,28 @@ DATASETS = {
     "multitask_uncertainty": _multitask_uncertainty,
     "ordinal_corn": _ordinal_corn,
     "ranking_pairwise": _ranking_pairwise,
+    "ranking_choice": _ranking_choice,
 }
+
+
+def test_query_groups_are_measured_and_graded_relevance_stays_pairwise():
+    y, kwargs, _ = _ranking_choice()
+    profile = losskit.advise(y, **kwargs).profile
+    assert (profile.n_queries, profile.single_relevant_share) == (200, 0.95)
+    assert profile.relevant_per_query == pytest.approx(0.95)
+    graded = losskit.advise(_rng().integers(0, 4, 800), task="ranking", group=np.repeat(np.arange(200), 4))
+    assert graded.row == "ranking_pairwise" and graded.profile.single_relevant_share < 0.9
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [({"group": np.zeros(800)}, "task"), ({"task": "ranking", "group": np.zeros(799)}, "group")],
+    ids=["group without ranking", "one id per row"],
+)
+def test_bad_query_groups_are_refused(kwargs, argument):
+    with pytest.raises(losskit.LossInputError) as exc:
+        losskit.advise(_rng().integers(0, 4, 800), **kwargs)
+    assert exc.value.argument == argument
 
 
 def test_ordered_categorical_is_ordinal_in_its_own_level_order():

@@ -86,6 +86,24 @@ def test_task_and_quantiles_options(data_dir, capsys):
     assert json.loads(capsys.readouterr().out)["options"]["quantiles"] == [0.1, 0.9]
 
 
+def test_ranking_groups(data_dir, capsys):
+    """A choice table (one row chosen per situation) with --group gets ListNet; the group column is
+    not a feature, and a missing one or a group without --task ranking is one line."""
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"situation": np.repeat(np.arange(50), 4), "price": rng.normal(size=200)})
+    frame["chosen"] = (np.arange(200) % 4 == 0).astype(int)  # the first of each situation's four
+    frame.to_csv(data_dir / "choices.csv", index=False)
+    argv = ["advise", str(data_dir / "choices.csv"), "--target", "chosen", "--task", "ranking"]
+    assert main([*argv, "--group", "situation", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["row"] == "ranking_choice" and result["loss"] == "listnet_loss"
+    assert result["profile"]["n_queries"] == 50 and result["profile"]["single_relevant_share"] == 1.0
+    assert main([*argv, "--group", "nope"]) == 2
+    assert "argument `--group`: no column 'nope'" in _one_line_error(capsys)
+    assert main([*argv[:4], "--group", "situation"]) == 2
+    assert "argument `--task`: expected 'ranking' for a target with query groups" in _one_line_error(capsys)
+
+
 @pytest.mark.parametrize(
     ("file", "column", "message"),
     [

@@ -66,11 +66,19 @@ def _run(args: argparse.Namespace) -> int:
     frame = read_table(args.data)
     targets = _select(frame, args.target, args.data)
     y = frame[targets[0]] if len(targets) == 1 else frame[targets]
-    rest = [c for c in frame.columns if str(c) not in targets]
+    if args.group is not None and args.group not in frame.columns:
+        raise missing_column("--group", args.group, frame.columns, args.data)
+    rest = [c for c in frame.columns if str(c) not in targets and c != args.group]
     X = frame[rest] if rest else None
     try:
         advice = advise(
-            y, X, task=args.task, pos_label=args.pos_label, quantiles=args.quantiles, tag_separator=args.tag_separator
+            y,
+            X,
+            task=args.task,
+            pos_label=args.pos_label,
+            quantiles=args.quantiles,
+            tag_separator=args.tag_separator,
+            group=None if args.group is None else frame[args.group],
         )
     except LossInputError as exc:
         if str(exc.argument) in targets or str(exc.argument) in ("y", "target"):  # the library names the column
@@ -107,5 +115,6 @@ def register(subparsers: Any) -> None:
         "--quantiles", type=_quantiles, help="quantiles to forecast for --task quantile, e.g. 0.1,0.5,0.9"
     )
     parser.add_argument("--tag-separator", help="separator of a delimited-tags column (default: detect | ; ,)")
+    parser.add_argument("--group", metavar="COL", help="query-id column of a ranking target (with --task ranking)")
     parser.add_argument("--json", action="store_true", help="print the advice as JSON")
     parser.set_defaults(handler=_run)

@@ -125,6 +125,10 @@ class TargetProfile:
     top_pair: str | None = None
     top_pair_jaccard: float | None = None
     one_hot: bool | None = None
+    # ranking, with the query id of each row
+    n_queries: int | None = None
+    relevant_per_query: float | None = None  # mean number of rows with relevance > 0 per query
+    single_relevant_share: float | None = None  # share of queries with exactly one relevant row
     # sequences
     alphabet_size: int | None = None
     mean_length: float | None = None
@@ -530,6 +534,7 @@ def profile_target(
     input_lengths: Any = None,
     tag_separator: str | None = None,
     pos_label: Any = None,
+    group: Any = None,
 ) -> TargetProfile:
     """Measure a target and infer its task (:func:`losskit.tasks.infer_task`).
 
@@ -546,6 +551,8 @@ def profile_target(
         input_lengths: frames per sequence (``task="sequence"``) to check CTC feasibility.
         tag_separator: separator of a delimited-tags column; detected among ``| ; ,`` if None.
         pos_label: the positive class of a binary target (default: :func:`losskit.tasks.positive_class`).
+        group: the query id of each row of a ranking target (``task="ranking"``): measures the
+            queries, their relevant rows and the share of queries with exactly one (a choice).
 
     Raises:
         LossInputError: an unknown task, an empty or single-valued target, unparseable values,
@@ -564,6 +571,12 @@ def profile_target(
 
     if task == "multitask":
         raise LossInputError("task", "'multitask' only for several target columns (a DataFrame or a mapping)", "one")
+    if group is not None:
+        if task != "ranking":
+            raise LossInputError("task", "'ranking' for a target with query groups", repr(task))
+        profile = profile_target(y, task="ranking")
+        _queries(profile, _to_numpy(y), _to_numpy(group))
+        return profile
     if task == "segmentation":
         return _masks(y)
     if task == "sequence":
@@ -632,6 +645,21 @@ def profile_target(
     if profile.task == "binary":
         _binary_encoding(profile, pos_label)
     return profile
+
+
+def _queries(profile: TargetProfile, relevance: np.ndarray, group: np.ndarray) -> None:
+    """Query counts of a ranking target: queries, relevant rows per query, single-choice share."""
+    if group.shape != relevance.shape:
+        raise LossInputError("group", f"one query id per row ({relevance.shape[0]} rows)", f"shape {group.shape}")
+    numbers = _numeric_or_none(relevance)
+    if numbers is None:
+        raise LossInputError("y", "numeric relevance for a ranking target", f"labels such as {relevance[0]!r}")
+    keep = ~np.isnan(numbers)
+    ids, codes = np.unique(group[keep].astype(str), return_inverse=True)
+    relevant = np.bincount(codes, weights=(numbers[keep] > 0).astype(np.float64), minlength=len(ids))
+    profile.n_queries = len(ids)
+    profile.relevant_per_query = float(relevant.mean())
+    profile.single_relevant_share = float(np.mean(relevant == 1))
 
 
 def _ordered_levels(y: Any) -> list[Any] | None:

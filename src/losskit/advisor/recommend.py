@@ -81,6 +81,7 @@ def advise(
     input_lengths: Any = None,
     tag_separator: str | None = None,
     pos_label: Any = None,
+    group: Any = None,
 ) -> Advice:
     """Recommend a loss, its options and the metrics to report for a target.
 
@@ -103,6 +104,9 @@ def advise(
         tag_separator: separator of a delimited-tags column (detected among ``| ; ,``).
         pos_label: the positive class of a binary target (default: 1 / True for 0/1 and boolean
             labels, else the minority class; :func:`losskit.tasks.positive_class`).
+        group: the query id of each row of a ranking target (``task="ranking"``): a table where
+            nearly every query has exactly one relevant row (a choice among alternatives) gets
+            ListNet, graded relevance RankNet.
 
     Returns:
         :class:`~losskit.advisor.advice.Advice`; ``advice.build()`` is the configured module.
@@ -119,7 +123,13 @@ def advise(
          ('binary_cross_entropy_with_logits', {}, 'under')]
     """
     profile = profile_target(
-        y, task=task, scores=scores, input_lengths=input_lengths, tag_separator=tag_separator, pos_label=pos_label
+        y,
+        task=task,
+        scores=scores,
+        input_lengths=input_lengths,
+        tag_separator=tag_separator,
+        pos_label=pos_label,
+        group=group,
     )
     if X is not None:
         profile.features = profile_features(X)

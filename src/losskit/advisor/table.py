@@ -61,6 +61,7 @@ FIELD_WORDS = {
     "top_pair_jaccard": "largest label-pair Jaccard",
     "n_missing": "rows without a target",
     "one_hot": "one-hot indicator columns",
+    "single_relevant_share": "share of queries with exactly one relevant row",
     "feature_ratio": "features per row",
     "missing_feature_share": "share of missing feature values",
     "constant_features": "constant feature columns",
@@ -292,6 +293,30 @@ DECISION_TABLE: tuple[Row, ...] = (
         ),
         metrics=("pinball loss per quantile", "coverage of the outer interval", "interval width"),
         reference="Koenker and Bassett 1978, Regression Quantiles",
+    ),
+    Row(
+        id="ranking_choice",
+        when=((_TASK, "==", "ranking"), ("single_relevant_share", ">=", 0.9)),
+        loss="listnet_loss",
+        options="none",
+        reasons=(
+            Note(
+                "{single_relevant_share:.0%} of the {n_queries} queries have exactly one relevant item, a choice "
+                "among alternatives: ListNet's softmax over each list is then the conditional-logit likelihood of "
+                "that choice"
+            ),
+        ),
+        alternatives=(
+            Alt("pairwise_logistic_loss", "RankNet: pairs within each query, the default for graded relevance"),
+            Alt(
+                "lambda_loss",
+                "listwise: weighs each pair by what swapping it costs in NDCG, so the top of each list counts most",
+            ),
+        ),
+        warnings=(Note("scores are compared only within a query group: pass the group ids"),),
+        metrics=("MRR", "NDCG@k"),
+        metric_keys=("ndcg@10", "mrr"),
+        reference="McFadden 1974, Conditional logit analysis of qualitative choice; Cao et al. 2007 (ListNet)",
     ),
     Row(
         id="ranking_pairwise",

@@ -69,7 +69,9 @@ class CompareOptions:
     group: str | None = None
 
 
-def _advice(table: Table, y_train: np.ndarray, x_train: pd.DataFrame) -> tuple[list[cands.Candidate], dict[str, Any]]:
+def _advice(
+    table: Table, y_train: np.ndarray, x_train: pd.DataFrame, groups: np.ndarray | None = None
+) -> tuple[list[cands.Candidate], dict[str, Any]]:
     """The advisor's recommendation and every alternative it names, as candidates, plus what it said.
 
     The advice is structure (:class:`losskit.catalog.LossChoice`): each alternative becomes a
@@ -80,7 +82,7 @@ def _advice(table: Table, y_train: np.ndarray, x_train: pd.DataFrame) -> tuple[l
     from losskit.advisor import advise
 
     labels = np.asarray(table.classes, dtype=object)[y_train] if table.classes else y_train
-    advice = advise(labels, x_train, task=table.task, pos_label=table.positive_class)
+    advice = advise(labels, x_train, task=table.task, pos_label=table.positive_class, group=groups)
     found, not_trained = [], []
     for choice, origin in [(advice.choice, "advisor"), *((alt, "alternative") for alt in advice.alternatives)]:
         if choice.entry.trainable and table.task in choice.entry.tasks:
@@ -119,9 +121,15 @@ def _jsonable(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def choose_candidates(
-    spec: str, table: Table, y_train: np.ndarray, x_train: pd.DataFrame, model: str = "mlp"
+    spec: str,
+    table: Table,
+    y_train: np.ndarray,
+    x_train: pd.DataFrame,
+    model: str = "mlp",
+    groups: np.ndarray | None = None,
 ) -> tuple[list[cands.Candidate], dict[str, Any] | None]:
-    """The explicit list, or ``auto``: advisor recommendation, alternatives and the plain baseline.
+    """The explicit list, or ``auto``: advisor recommendation, alternatives and the plain baseline
+    (``groups``: the query ids of a ranking table's training rows, which the advisor reads).
 
     Checked against the model before any training: for tree models an explicit loss without a
     GBDT objective is an error, and ``auto`` keeps only losses with one (the others are listed
@@ -137,7 +145,7 @@ def choose_candidates(
                     "losses", f"a loss with a GBDT objective for a {model} model ({with_objective})", repr(c.name)
                 )
         return explicit, None
-    found, said = _advice(table, y_train, x_train)
+    found, said = _advice(table, y_train, x_train, groups)
     baseline = cands.Candidate(cands.BASELINES[table.task], origin="baseline")
     unique: dict[tuple, cands.Candidate] = {}
     for c in [*found, baseline]:
@@ -197,7 +205,12 @@ def run_compare(
     first = plan.folds[0]
     options = dataclasses.replace(options, train=options.train.resolve(len(first.train)))  # the settings used
     candidates, said = choose_candidates(
-        options.losses, table, table.y[first.train], table.features.iloc[first.train], options.model
+        options.losses,
+        table,
+        table.y[first.train],
+        table.features.iloc[first.train],
+        options.model,
+        None if table.groups is None else table.groups[first.train],
     )
     if options.model in ("xgboost", "lightgbm"):  # before any training: options the tree objectives take
         from losskit.lab.gbdt_models import check_candidates
