@@ -53,7 +53,6 @@ __all__ = [
     "score_candidates",
     "median_level",
     "metrics_of",
-    "padded_lists",
     "ranking_curves",
     "ranking_values",
     "tune_threshold",
@@ -166,7 +165,8 @@ class MetricSpec:
 
 
 def parse_metric(text: str | None, task: str) -> MetricSpec:
-    """Parse ``name`` or ``name=value`` for ``task``; ``None`` gives the task's default."""
+    """Parse ``name`` or ``name=value`` (``name@K`` for ranking) for ``task``; ``None`` gives the
+    task's default."""
     text = text or DEFAULT_METRIC[task]
     name, eq, value = text.strip().lower().partition("@" if task == "ranking" else "=")
     table = _TABLES[task]
@@ -318,23 +318,16 @@ class Scorer:
         return float(1.0 - np.sum(w * err**2) / ss_tot) if ss_tot > 0 else float("nan")
 
 
-def padded_lists(y: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Flat rows as ``(G, L)`` relevance, scores and validity mask, one list per group id (sorted)."""
-    order = np.argsort(groups, kind="stable")
-    _, starts, counts = np.unique(groups[order], return_index=True, return_counts=True)
-    row = np.repeat(np.arange(len(counts)), counts)
-    col = np.arange(len(order)) - np.repeat(starts, counts)
-    shape = (len(counts), int(counts.max()))
-    rel, score, mask = np.zeros(shape), np.zeros(shape), np.zeros(shape, dtype=bool)
-    rel[row, col], score[row, col], mask[row, col] = y[order], scores[order], True
-    return rel, score, mask
-
-
 def ranking_values(spec: MetricSpec, y: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """``(G,)`` the ranking metric of each query group (:mod:`losskit.evaluate.ranking`)."""
-    from losskit.evaluate import map_at_k, mrr, ndcg_at_k
+    import torch
 
-    rel, score, mask = padded_lists(y, scores, groups)
+    from losskit.evaluate import map_at_k, mrr, ndcg_at_k
+    from losskit.functional.listwise import pad_lists
+
+    f64 = torch.float64
+    lists = pad_lists(torch.as_tensor(scores, dtype=f64), torch.as_tensor(y, dtype=f64), torch.as_tensor(groups))
+    rel, score, mask = lists.target.numpy(), lists.input.numpy(), lists.mask.numpy()
     k = None if spec.param is None else int(spec.param)
     if spec.name == "ndcg":
         return ndcg_at_k(rel, score, k=k, mask=mask, reduction="none")
