@@ -156,6 +156,11 @@ def match(fields: Mapping[str, Any]) -> Row:
 
 _TASK = "task"
 
+# The listwise alternative of both ranking rows.
+_LAMBDA_ALT = Alt(
+    "lambda_loss", "listwise: weighs each pair by what swapping it costs in NDCG, so the top of each list counts most"
+)
+
 DECISION_TABLE: tuple[Row, ...] = (
     Row(
         id="sequence_ctc",
@@ -308,10 +313,7 @@ DECISION_TABLE: tuple[Row, ...] = (
         ),
         alternatives=(
             Alt("pairwise_logistic_loss", "RankNet: pairs within each query, the default for graded relevance"),
-            Alt(
-                "lambda_loss",
-                "listwise: weighs each pair by what swapping it costs in NDCG, so the top of each list counts most",
-            ),
+            _LAMBDA_ALT,
         ),
         warnings=(Note("scores are compared only within a query group: pass the group ids"),),
         metrics=("MRR", "NDCG@k"),
@@ -329,10 +331,7 @@ DECISION_TABLE: tuple[Row, ...] = (
             ),
         ),
         alternatives=(
-            Alt(
-                "lambda_loss",
-                "listwise: weighs each pair by what swapping it costs in NDCG, so the top of each list counts most",
-            ),
+            _LAMBDA_ALT,
             Alt("listnet_loss", "listwise: cross-entropy between the score and relevance distributions of each list"),
             Alt("margin_ranking_loss", "on sampled pairs"),
         ),

@@ -33,6 +33,7 @@ __all__ = [
     "load_frame",
     "missing_counts",
     "prepare",
+    "shown_columns",
 ]
 
 TASKS = LAB_TASKS
@@ -123,12 +124,14 @@ def prepare(
             graded relevance.
     """
     if target not in frame.columns:
-        raise LossInputError("target", f"a column of the table ({_shown(frame)})", repr(target))
+        raise LossInputError("target", f"a column of the table ({shown_columns(frame)})", repr(target))
     if task is not None and task not in TASKS:
         raise LossInputError("task", f"one of {TASKS}", repr(task))
     if group is not None:
         if group not in frame.columns or group == target:
-            raise LossInputError("group", f"a column of the table other than the target ({_shown(frame)})", repr(group))
+            raise LossInputError(
+                "group", f"a column of the table other than the target ({shown_columns(frame)})", repr(group)
+            )
         if task not in (None, "ranking"):
             raise LossInputError("task", "'ranking' (or none) for a table with a group column", repr(task))
         task = "ranking"
@@ -196,7 +199,8 @@ def prepare(
     )
 
 
-def _shown(frame: pd.DataFrame) -> str:
+def shown_columns(frame: pd.DataFrame) -> str:
+    """The first 12 column names, for an error naming the columns a table has."""
     return ", ".join(map(str, frame.columns[:12])) + (", ..." if frame.shape[1] > 12 else "")
 
 

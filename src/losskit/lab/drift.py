@@ -53,6 +53,7 @@ from losskit import catalog
 from losskit._errors import LossInputError
 from losskit._format import number as _fmt
 from losskit.lab.card import ModelCard, clean
+from losskit.lab.data import shown_columns
 
 __all__ = [
     "EXIT_STATUS",
@@ -266,8 +267,7 @@ class DriftReport:
 
 def _column(frame: pd.DataFrame, name: str, option: str) -> pd.Series:
     if name not in frame.columns:
-        shown = ", ".join(map(str, frame.columns[:12])) + (", ..." if frame.shape[1] > 12 else "")
-        raise LossInputError(option, f"a column of the table ({shown})", repr(name))
+        raise LossInputError(option, f"a column of the table ({shown_columns(frame)})", repr(name))
     col = frame[name].dropna()
     if len(col) == 0:
         raise LossInputError(option, "a column with at least one value", f"{name!r} is empty")
